@@ -1,0 +1,22 @@
+"""The ``vnemis`` command: Django's management commands under one name.
+
+``vnemis serve`` runs the web server (granian), ``vnemis worker`` the job worker, and every other
+sub-command is a management command (``vnemis generate``, ``vnemis audit verify``, ...).
+"""
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
+    if len(argv) > 1 and argv[1] == "worker":
+        argv[1] = "db_worker"
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

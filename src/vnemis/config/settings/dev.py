@@ -1,0 +1,5 @@
+"""Local development and the embedded demo."""
+
+from .base import *  # noqa: F403
+
+DEBUG = True

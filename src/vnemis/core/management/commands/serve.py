@@ -1,0 +1,36 @@
+"""Run the web application under granian (WSGI), the production application server."""
+
+import os
+import sys
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Start the web server (granian). / Chạy máy chủ web."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("VNEMIS_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("VNEMIS_PORT", "8000")))
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("VNEMIS_WORKERS", "2"))
+        )
+
+    def handle(self, *args, host, port, workers, **options):
+        settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+        granian = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "vnemis.config.wsgi:application",
+        ]
+        os.execvp(granian[0], granian)  # noqa: S606 - replaces this process with the server

@@ -1,0 +1,191 @@
+"""Shared fixtures: a small organisation tree, one user per role, a few pupils and staff."""
+
+from datetime import date
+
+import pytest
+
+from vnemis.geo.models import Commune, Province
+from vnemis.orgs.actions import organisation_create
+from vnemis.orgs.models import Organisation, User
+from vnemis.registry import actions as registry_actions
+from vnemis.registry.models import Ethnicity, SchoolYear
+
+
+@pytest.fixture
+def geo(db):
+    hn = Province.objects.create(
+        code="01", name="Thành phố Hà Nội", division_type="thành phố trung ương"
+    )
+    dn = Province.objects.create(
+        code="48", name="Thành phố Đà Nẵng", division_type="thành phố trung ương"
+    )
+    return {
+        "hn": hn,
+        "dn": dn,
+        "hn_ward": Commune.objects.create(
+            code="00004", name="Phường Ba Đình", kind="phuong", province=hn
+        ),
+        "hn_commune": Commune.objects.create(
+            code="09619", name="Xã Sóc Sơn", kind="xa", province=hn
+        ),
+        "dn_ward": Commune.objects.create(
+            code="20194", name="Phường Hải Châu", kind="phuong", province=dn
+        ),
+    }
+
+
+@pytest.fixture
+def tree(geo):
+    """Ministry → two Departments → one or two schools each."""
+    moet = organisation_create(code="BGDDT", name="Bộ Giáo dục và Đào tạo", kind="ministry")
+    so_hn = organisation_create(
+        code="SGD01", name="Sở GD&ĐT Hà Nội", kind="department", parent=moet, province=geo["hn"]
+    )
+    so_dn = organisation_create(
+        code="SGD48", name="Sở GD&ĐT Đà Nẵng", kind="department", parent=moet, province=geo["dn"]
+    )
+    common = {"kind": "school", "ownership": "public", "opened_on": date(1990, 9, 1)}
+    school_a = organisation_create(
+        code="01000101",
+        name="Trường Tiểu học Ba Đình",
+        level="primary",
+        parent=so_hn,
+        province=geo["hn"],
+        commune=geo["hn_ward"],
+        **common,
+    )
+    school_b = organisation_create(
+        code="01000102",
+        name="Trường THCS Sóc Sơn",
+        level="lower_secondary",
+        parent=so_hn,
+        province=geo["hn"],
+        commune=geo["hn_commune"],
+        **common,
+    )
+    school_c = organisation_create(
+        code="48000101",
+        name="Trường Tiểu học Hải Châu",
+        level="primary",
+        parent=so_dn,
+        province=geo["dn"],
+        commune=geo["dn_ward"],
+        **common,
+    )
+    return {
+        "moet": moet,
+        "so_hn": so_hn,
+        "so_dn": so_dn,
+        "a": school_a,
+        "b": school_b,
+        "c": school_c,
+    }
+
+
+@pytest.fixture
+def school_year(db):
+    return SchoolYear.objects.create(
+        code="2025-2026",
+        start_year=2025,
+        starts_on=date(2025, 9, 5),
+        ends_on=date(2026, 5, 31),
+        is_current=True,
+    )
+
+
+def make_pupil(
+    *,
+    school: Organisation,
+    school_year,
+    grade: int,
+    class_name: str,
+    full_name: str,
+    birth_date: date,
+    sex: str = "M",
+    citizen_id: str = "",
+    pupil_code: str = "",
+):
+    """Create (or reuse) the class and enrol a new pupil in it through the registry actions."""
+    school_class = registry_actions.school_class_get_or_create(
+        school=school, school_year=school_year, grade=grade, name=class_name
+    )
+    person = registry_actions.person_create(
+        actor=None,
+        full_name=full_name,
+        birth_date=birth_date,
+        sex=sex,
+        ethnicity=Ethnicity.objects.get(code="01"),
+        province_code=school.province.code,
+        citizen_id=citizen_id,
+    )
+    registry_actions.enrolment_create(
+        actor=None,
+        pupil=person,
+        school_class=school_class,
+        started_on=school_year.starts_on,
+        pupil_code=pupil_code,
+    )
+    return person
+
+
+@pytest.fixture
+def pupils(tree, school_year):
+    return {
+        "an": make_pupil(
+            school=tree["a"],
+            school_year=school_year,
+            grade=3,
+            class_name="3A",
+            full_name="Nguyễn Văn An",
+            birth_date=date(2017, 3, 14),
+            citizen_id="001217001234",
+        ),
+        "binh": make_pupil(
+            school=tree["b"],
+            school_year=school_year,
+            grade=7,
+            class_name="7B",
+            full_name="Trần Thị Bình",
+            birth_date=date(2013, 6, 2),
+            sex="F",
+        ),
+        "cuong": make_pupil(
+            school=tree["c"],
+            school_year=school_year,
+            grade=3,
+            class_name="3A",
+            full_name="Lê Văn Cường",
+            birth_date=date(2017, 1, 20),
+        ),
+    }
+
+
+@pytest.fixture
+def users(tree, pupils, school_year):
+    """One user per role; the teacher teaches class 3A of school A."""
+    teacher_person = registry_actions.person_create(
+        actor=None,
+        full_name="Phạm Thị Hoa",
+        birth_date=date(1985, 4, 4),
+        sex="F",
+        ethnicity=Ethnicity.objects.get(code="01"),
+        province_code="01",
+    )
+    cls = registry_actions.school_class_get_or_create(
+        school=tree["a"], school_year=school_year, grade=3, name="3A"
+    )
+    cls.homeroom_teacher = teacher_person
+    cls.save()
+    make = User.objects.create_user
+    return {
+        "ministry": make("bo", password="pw", role="ministry", scope=tree["moet"]),
+        "department": make("so_hn", password="pw", role="department", scope=tree["so_hn"]),
+        "department_dn": make("so_dn", password="pw", role="department", scope=tree["so_dn"]),
+        "school": make("truong_a", password="pw", role="school", scope=tree["a"]),
+        "school_c": make("truong_c", password="pw", role="school", scope=tree["c"]),
+        "teacher": make(
+            "gv_hoa", password="pw", role="teacher", scope=tree["a"], person=teacher_person
+        ),
+        "citizen": make("cd_an", password="pw", role="citizen", person=pupils["an"]),
+        "system": make("he_thong", password="pw", role="system", scope=tree["a"]),
+    }
