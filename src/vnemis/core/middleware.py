@@ -11,7 +11,8 @@ class RequestContext:
 
 
 current_request: ContextVar[RequestContext] = ContextVar(
-    "current_request", default=RequestContext()
+    "current_request",
+    default=RequestContext(),  # noqa: B039 - frozen, immutable
 )
 
 
