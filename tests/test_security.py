@@ -17,7 +17,6 @@ from vnemis.registry.citizen_id import citizen_id_problems
 from vnemis.registry.education_id import education_ids_issue, is_valid_education_id
 from vnemis.registry.models import Enrolment, Person
 
-
 # --- scope -------------------------------------------------------------------------------------
 
 
