@@ -276,3 +276,12 @@ def test_log_filter_redacts_personal_identifiers():
     RedactPersonalIdentifiers().filter(record)
     assert "001217001234" not in record.getMessage()
     assert "school" in record.getMessage()
+
+
+def test_school_year_is_created_with_terms_and_bad_codes_are_refused(db):
+    year = actions.school_year_get_or_create(code="2026-2027")
+    assert year.starts_on == date(2026, 9, 5) and year.terms.count() == 2
+    assert actions.school_year_get_or_create(code="2026-2027") == year
+    for bad in ["2026", "2026-2028", "abcd-efgh"]:
+        with pytest.raises(ValidationError):
+            actions.school_year_get_or_create(code=bad)

@@ -27,6 +27,7 @@ from .models import (
     Person,
     SchoolClass,
     SchoolYear,
+    Term,
 )
 
 # Fields whose change is recorded by name in the audit log (values never are).
@@ -138,6 +139,48 @@ def person_update(
         detail={"fields": changed},
     )
     return locked
+
+
+def school_year_get_or_create(*, code: str) -> SchoolYear:
+    """The school year "2025-2026", created with its two terms if missing.
+
+    Default calendar: 5 September to 31 May, term I to mid-January (the Ministry sets the exact
+    dates each year; they can be edited afterwards).
+    """
+    try:
+        start_year, end_year = (int(part) for part in code.split("-"))
+    except ValueError:
+        raise ValidationError(
+            _("Năm học phải có dạng 2025-2026."), code="school_year_format"
+        ) from None
+    if end_year != start_year + 1:
+        raise ValidationError(_("Năm học phải có dạng 2025-2026."), code="school_year_format")
+    year, created = SchoolYear.objects.get_or_create(
+        start_year=start_year,
+        defaults={
+            "code": code,
+            "starts_on": date(start_year, 9, 5),
+            "ends_on": date(end_year, 5, 31),
+        },
+    )
+    if created:
+        Term.objects.bulk_create(
+            [
+                Term(
+                    school_year=year,
+                    number=1,
+                    starts_on=year.starts_on,
+                    ends_on=date(end_year, 1, 15),
+                ),
+                Term(
+                    school_year=year,
+                    number=2,
+                    starts_on=date(end_year, 1, 16),
+                    ends_on=year.ends_on,
+                ),
+            ]
+        )
+    return year
 
 
 def school_class_get_or_create(
