@@ -4,11 +4,14 @@ Pages, the API and exports call these functions and nothing else, so scope canno
 Lists use keyset pagination (``after`` = the last id seen), never OFFSET.
 """
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vnemis.core.audit import audit_record, audit_record_many
+from vnemis.core.pagination import Page, keyset_page
 from vnemis.core.text import search_key
 from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import (
@@ -20,7 +23,17 @@ from vnemis.orgs.scope import (
 )
 
 from .education_id import is_valid_education_id
-from .models import Enrolment, HealthRecord, Person, SchoolClass, SubjectResult
+from .models import (
+    ACTIVE_STATUSES,
+    Enrolment,
+    HealthRecord,
+    Person,
+    ResultSummary,
+    SchoolClass,
+    SchoolYear,
+    StaffAssignment,
+    SubjectResult,
+)
 
 
 def schools_visible(
@@ -181,3 +194,230 @@ def health_records_of_person(*, viewer: User, person: Person) -> QuerySet[Health
         raise PermissionDenied(_("Hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn."))
     audit_record(actor=viewer, action="read", object_type="health_records", object_id=person.pk)
     return person.health_records.order_by("-measured_on")
+
+
+# --- Figures and lists for the web pages (home per role, school page, pupil page) ---
+
+FIGURES_CACHE_SECONDS = 300
+
+
+def school_year_current() -> SchoolYear | None:
+    """The school year marked current (reference data, not personal)."""
+    return SchoolYear.objects.filter(is_current=True).first()
+
+
+def home_figures(*, viewer: User) -> dict:
+    """Schools, current pupils and current staff per province, and schools per level, in scope.
+
+    A few GROUP BY counts over indexed columns, cached for a few minutes per scope: a home page
+    must not recount millions of enrolments on every load. Full statistics come from the
+    analytics snapshot, never from here.
+    """
+    if not viewer.is_superuser and viewer.role in (User.Role.TEACHER, User.Role.CITIZEN):
+        raise PermissionDenied(_("Vai trò của bạn không xem được số liệu tổng hợp."))
+    year = school_year_current()
+    key = (
+        f"vnemis:home_figures:v1:{viewer.role}:{viewer.scope_id or 0}:"
+        f"{int(viewer.is_superuser)}:{year.pk if year else 0}"
+    )
+    figures = cache.get(key)
+    if figures is not None:
+        return figures
+    orgs = org_ids_in_scope(viewer)
+    today = timezone.localdate()
+    schools = (
+        Organisation.objects.filter(id__in=orgs, kind=Organisation.Kind.SCHOOL)
+        .values_list("province__code", "province__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    pupils = dict(
+        Enrolment.objects.filter(school_id__in=orgs, school_year=year, status__in=ACTIVE_STATUSES)
+        .values_list("province_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    staff = dict(
+        StaffAssignment.objects.filter(school_id__in=orgs)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        .values_list("province_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    levels = list(
+        Organisation.objects.filter(id__in=orgs, kind=Organisation.Kind.SCHOOL)
+        .values_list("level")
+        .annotate(n=Count("id"))
+        .order_by("level")
+    )
+    provinces = {}
+    for code, name, n in schools:
+        provinces[code or ""] = {"code": code or "", "name": name or "", "schools": n}
+    for code in set(pupils) | set(staff):
+        provinces.setdefault(code, {"code": code, "name": "", "schools": 0})
+    rows = sorted(provinces.values(), key=lambda r: r["code"])
+    for row in rows:
+        row["pupils"] = pupils.get(row["code"], 0)
+        row["staff"] = staff.get(row["code"], 0)
+    figures = {
+        "school_year": year.code if year else "",
+        "provinces": rows,
+        "levels": levels,
+        "totals": {
+            "schools": sum(r["schools"] for r in rows),
+            "pupils": sum(r["pupils"] for r in rows),
+            "staff": sum(r["staff"] for r in rows),
+        },
+    }
+    cache.set(key, figures, FIGURES_CACHE_SECONDS)
+    return figures
+
+
+def classes_with_counts(
+    *, viewer: User, school: Organisation | None = None, school_year=None, limit: int = 500
+) -> list[SchoolClass]:
+    """Classes in scope with their number of pupils currently studying, in one query."""
+    return list(
+        classes_visible(viewer=viewer, school=school, school_year=school_year).annotate(
+            pupil_count=Count("enrolments", filter=Q(enrolments__status__in=ACTIVE_STATUSES))
+        )[:limit]
+    )
+
+
+def enrolment_counts_by_grade_sex(*, viewer: User, school: Organisation, school_year) -> list[dict]:
+    """Pupils currently studying at a school, counted by grade and sex (scoped)."""
+    return list(
+        enrolments_visible(viewer=viewer)
+        .filter(school=school, school_year=school_year, status__in=ACTIVE_STATUSES)
+        .values("school_class__grade", "pupil__sex")
+        .annotate(n=Count("id"))
+        .order_by("school_class__grade", "pupil__sex")
+    )
+
+
+def staff_of_school(*, viewer: User, school: Organisation, limit: int = 300) -> list:
+    """Current staff posts at a school (name and role only), head of school first."""
+    role_order = Case(
+        When(role=StaffAssignment.Role.PRINCIPAL, then=Value(0)),
+        When(role=StaffAssignment.Role.VICE_PRINCIPAL, then=Value(1)),
+        When(role=StaffAssignment.Role.TEACHER, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    return list(
+        StaffAssignment.objects.filter(
+            school=school, school_id__in=organisations_visible(viewer).values("id")
+        )
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=timezone.localdate()))
+        .select_related("person")
+        .only("id", "role", "person__id", "person__full_name", "person__given_name")
+        .order_by(role_order, "person__given_name", "person__family_name", "person_id")[:limit]
+    )
+
+
+def results_of_person(*, viewer: User, person: Person) -> QuerySet[SubjectResult]:
+    """Subject results of the enrolments the viewer may see; ``person`` comes from person_get."""
+    enrolments = enrolments_of_person(viewer=viewer, person=person).values("id")
+    return (
+        SubjectResult.objects.filter(enrolment_id__in=enrolments)
+        .select_related("subject")
+        .order_by("enrolment_id", "subject__code", "period")
+    )
+
+
+def summaries_of_person(*, viewer: User, person: Person) -> QuerySet[ResultSummary]:
+    """Learning and conduct ratings of the enrolments the viewer may see."""
+    enrolments = enrolments_of_person(viewer=viewer, person=person).values("id")
+    return ResultSummary.objects.filter(enrolment_id__in=enrolments).order_by(
+        "enrolment_id", "period"
+    )
+
+
+# --- Keyset-paged, audited lists for the HTTP API (core.pagination; never OFFSET) ---
+
+
+def persons_page(
+    *,
+    viewer: User,
+    q: str = "",
+    school: Organisation | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Persons in scope, by name (diacritics ignored) or education ID, and by school; audited.
+
+    Sorted by education ID so the cursor carries no internal id. ``school`` must already be
+    checked to be in the viewer's scope. One audit entry records the ids handed out.
+    """
+    qs = persons_visible(viewer=viewer)
+    q = q.strip()
+    if q:
+        if is_valid_education_id(q) or (q.isdigit() and len(q) == 12):
+            qs = qs.filter(education_id=q)
+        else:
+            key = search_key(q)
+            if not key:
+                return Page(items=[], next_cursor=None)
+            qs = qs.filter(Q(name_search__startswith=key) | Q(name_search__contains=" " + key))
+    if school is not None:
+        qs = qs.filter(
+            Q(id__in=Enrolment.objects.filter(school=school).values("pupil_id"))
+            | Q(id__in=StaffAssignment.objects.filter(school=school).values("person_id"))
+        )
+    page = keyset_page(qs, order=("education_id",), cursor=cursor, limit=limit, namespace="persons")
+    if page.items:
+        audit_record(
+            actor=viewer,
+            action="read",
+            object_type="person_list",
+            detail={
+                "query": ("education_id" if q.isdigit() else "name") if q else "",
+                "school": school.code if school else "",
+                "ids": [p.id for p in page.items],
+            },
+        )
+    return page
+
+
+def person_get_by_education_id(*, viewer: User, education_id: str) -> Person:
+    """One person's record by education ID, if in scope; the read is audited (person_get)."""
+    person_id = (
+        persons_visible(viewer=viewer)
+        .filter(education_id=education_id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if person_id is None:
+        raise PermissionDenied(_("Hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn."))
+    return person_get(viewer=viewer, person_id=person_id)
+
+
+def enrolments_page(
+    *,
+    viewer: User,
+    school: Organisation | None = None,
+    school_year: SchoolYear | None = None,
+    status: str = "",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Enrolments in scope (with pupil and class), filtered, keyset-paged; the pupils read are
+    audited in one entry."""
+    qs = enrolments_visible(viewer=viewer).select_related(
+        "pupil", "school", "school_class", "school_year"
+    )
+    if school is not None:
+        qs = qs.filter(school=school)
+    if school_year is not None:
+        qs = qs.filter(school_year=school_year)
+    if status:
+        qs = qs.filter(status=status)
+    page = keyset_page(qs, order=("id",), cursor=cursor, limit=limit, namespace="enrolments")
+    if page.items:
+        audit_record(
+            actor=viewer,
+            action="read",
+            object_type="enrolment_list",
+            detail={"ids": [e.pupil_id for e in page.items]},
+        )
+    return page

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI locally (intranets: no CDN)
     "django_tasks",
     "django_tasks_db",
     "vnemis.core",
