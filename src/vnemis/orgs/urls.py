@@ -1,3 +1,10 @@
-"""Pages of the organisation tree: log-in, home per role, school list and school page."""
+"""Pages of the organisation tree: log-in and log-out (role pages: ``vnemis.registry.urls``)."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,169 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+Walks what a school data officer and a Department officer do first, checks that a page outside
+their scope is refused, and leaves screenshots in var/screenshots/ for a human to look at.
+"""
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from vnemis.registry.models import SchoolClass
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    # The live server reads committed data; serialized_rollback restores the reference data
+    # (ethnic groups, subjects) that the flush after a transactional test removes.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _audit_log_flushable(django_db_setup, django_db_blocker):
+    """Let the flush after each live-server test empty the append-only audit log.
+
+    The live server only sees committed data, so these tests cannot run inside a rolled-back
+    transaction; the flush that cleans up after them deletes (SQLite) or truncates
+    (PostgreSQL) every table, which the audit log's triggers refuse. The triggers are dropped
+    for this module only and recreated, with the project's own SQL, once it is done.
+    """
+    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
+    postgres = connection.vendor == "postgresql"
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for sql in migration.POSTGRES_REVERSE if postgres else migration.SQLITE_REVERSE:
+            cursor.execute(sql)
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for sql in migration.POSTGRES if postgres else migration.SQLITE:
+            cursor.execute(sql)
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A Chromium page, or a loud skip when the browser is not installed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing. Install Debian's Chromium "
+            "(`make browser` or `apt-get install -y chromium`); never `playwright install`."
+        )
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures
+    # and teardown in the same thread are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+        )
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill("pw")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_school_officer_walks_home_school_class_pupil_search(page, live_server, users, pupils):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    an, cuong = pupils["an"], pupils["cuong"]
+    class_id = SchoolClass.objects.get(school__code="01000101", name="3A").pk
+
+    log_in(page, base, "truong_a")
+    expect(page.locator("#whoami")).to_contain_text("Nhà trường")
+    expect(page.locator("#whoami")).to_contain_text("Trường Tiểu học Ba Đình")
+    # Bootstrap came from our own static files (the navbar is laid out by its CSS).
+    assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "flex"
+    page.screenshot(path=str(SCREENSHOTS / "school_home.png"), full_page=True)
+
+    page.get_by_role("link", name="Trường Tiểu học Ba Đình").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Trường Tiểu học Ba Đình")
+    page.screenshot(path=str(SCREENSHOTS / "school_page.png"), full_page=True)
+
+    page.get_by_role("link", name="3A", exact=True).first.click()
+    page.wait_for_url(f"{base}/classes/{class_id}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("3A")
+    page.get_by_role("link", name="Nguyễn Văn An").click()
+    page.wait_for_url(f"{base}/persons/{an.pk}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nguyễn Văn An")
+    expect(page.locator("body")).to_contain_text("•••••••••234")
+    expect(page.locator("body")).not_to_contain_text("001217001234")
+    expect(page.locator("#ethnicity")).to_have_text("Kinh")
+    page.screenshot(path=str(SCREENSHOTS / "school_pupil.png"), full_page=True)
+
+    page.get_by_role("link", name="Tìm hồ sơ").click()
+    page.get_by_role("searchbox").fill("nguyen van an")
+    page.get_by_role("button", name="Tìm", exact=True).click()
+    expect(page.get_by_role("link", name="Nguyễn Văn An")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "school_search.png"), full_page=True)
+
+    # A pupil of a Đà Nẵng school is outside a Hà Nội school's scope.
+    response = page.goto(f"{base}/persons/{cuong.pk}/")
+    assert response.status == 403
+    expect(page.locator("main")).to_contain_text("nằm ngoài phạm vi của bạn")
+    expect(page.locator("body")).not_to_contain_text("Lê Văn Cường")
+
+    # The language switch translates the chrome.
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("link", name="Home", exact=True)).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.screenshot(path=str(SCREENSHOTS / "school_home_en.png"), full_page=True)
+
+
+def test_department_officer_filters_schools_and_goes_back(page, live_server, users, pupils):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    log_in(page, base, "so_hn")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sở GD&ĐT Hà Nội")
+    page.screenshot(path=str(SCREENSHOTS / "department_home.png"), full_page=True)
+
+    page.get_by_role("link", name="Danh sách trường").click()
+    page.wait_for_url(f"{base}/schools/")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)  # its two Hà Nội schools, not the Đà Nẵng one
+
+    # Choosing the province loads its communes through htmx.
+    page.get_by_label("Tỉnh/thành phố").select_option("01")
+    expect(page.locator("#id_commune option", has_text="Xã Sóc Sơn")).to_have_count(1)
+    page.get_by_label("Cấp học").select_option("lower_secondary")
+    page.get_by_role("button", name="Lọc", exact=True).click()
+    page.wait_for_url(re.compile(r".*level=lower_secondary.*"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Trường THCS Sóc Sơn")
+    page.screenshot(path=str(SCREENSHOTS / "department_school_list.png"), full_page=True)
+    filtered_url = page.url
+
+    page.get_by_role("link", name="Trường THCS Sóc Sơn").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Trường THCS Sóc Sơn")
+    expect(page.locator("body")).to_contain_text("7B")
+    page.go_back()
+    assert page.url == filtered_url
+    expect(rows).to_have_count(1)
+
+    response = page.goto(f"{base}/schools/48000101/")
+    assert response.status == 403
+    expect(page.locator("main")).to_contain_text("nằm ngoài phạm vi của bạn")

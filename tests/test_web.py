@@ -1,0 +1,470 @@
+"""The web pages: every page renders for the roles it serves, and the scope matrix holds.
+
+For each page: anonymous visitors are sent to log in, viewers outside the scope get 403 with a
+message and none of the person's data, sensitive fields are shown only to roles allowed to read
+them, and hot pages keep a bounded number of SQL queries.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from conftest import make_pupil
+from django.core.cache import cache
+from django.urls import reverse
+
+from vnemis.core.models import AuditEntry
+from vnemis.orgs.models import ApiToken
+from vnemis.registry import views as registry_views
+from vnemis.registry.models import (
+    Enrolment,
+    Ethnicity,
+    HealthRecord,
+    ResultSummary,
+    SchoolClass,
+    StaffAssignment,
+    Subject,
+    SubjectResult,
+)
+
+FULL_CCCD = "001217001234"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Home figures are cached per scope; ids repeat between tests, so start every test empty.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def web(users, pupils, tree, school_year):
+    """The conftest world plus what the pages show: staff, results, health, a second pupil."""
+    an = pupils["an"]
+    an.ethnicity = Ethnicity.objects.get(code="02")  # Tày: a marker that must stay hidden
+    an.save(update_fields=["ethnicity"])
+    enrolment = Enrolment.objects.get(pupil=an)
+    math = Subject.objects.get(code="TOAN")
+    SubjectResult.objects.create(
+        enrolment=enrolment, subject=math, period="term1", score=Decimal("8.50"), rating="T"
+    )
+    ResultSummary.objects.create(
+        enrolment=enrolment, period="term1", learning_rating="T", conduct_rating="K"
+    )
+    HealthRecord.objects.create(
+        person=an,
+        school=tree["a"],
+        measured_on=date(2025, 10, 1),
+        height_cm=Decimal("131.7"),
+        weight_kg=Decimal("27.3"),
+        bmi=Decimal("15.7"),
+        eyesight_left=9,
+        eyesight_right=10,
+        province_code="01",
+    )
+    StaffAssignment.objects.create(
+        person=users["teacher"].person,
+        school=tree["a"],
+        role="teacher",
+        qualification="bachelor",
+        contract_type="permanent",
+        starts_on=date(2010, 9, 1),
+        province_code="01",
+    )
+    # A second pupil of 3A: by family name Bùi comes before Nguyễn, by given name Yến after An,
+    # so the roster order shows which one the page sorts by.
+    make_pupil(
+        school=tree["a"],
+        school_year=school_year,
+        grade=3,
+        class_name="3A",
+        full_name="Bùi Thị Yến",
+        birth_date=date(2017, 8, 9),
+    )
+    return {"class_a": SchoolClass.objects.get(school=tree["a"], name="3A"), **pupils}
+
+
+def _get(client, user, url):
+    client.force_login(user)
+    return client.get(url)
+
+
+def person_url(person):
+    return reverse("person_detail", args=[person.pk])
+
+
+# --- Anonymous visitors and log-in ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/schools/", "/schools/01000101/", "/classes/1/", "/persons/1/", "/search/?q=an"],
+)
+def test_anonymous_is_sent_to_login(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_login_page_renders_in_vietnamese(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<html lang="vi">' in body
+    assert "Đăng nhập" in body
+    assert "/static/vendor/bootstrap.min.css" in body
+    assert "cdn" not in body.lower()
+
+
+def test_login_is_audited_and_logout_is_post(client, users):
+    response = client.post(reverse("login"), {"username": "truong_a", "password": "pw"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+    entry = AuditEntry.objects.filter(action="login").last()
+    assert entry.actor == users["school"]
+    assert entry.channel == "web"
+    assert client.get(reverse("logout")).status_code == 405  # a link cannot log anyone out
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_password_shows_a_message(client, users):
+    response = client.post(reverse("login"), {"username": "truong_a", "password": "nope"})
+    assert response.status_code == 200
+    assert "mật khẩu không đúng" in response.content.decode()
+    assert not AuditEntry.objects.filter(action="login").exists()
+
+
+# --- Home per role --------------------------------------------------------------------------
+
+
+def test_home_ministry_shows_national_figures_by_province(client, web, users):
+    body = _get(client, users["ministry"], "/").content.decode()
+    assert "Số liệu toàn quốc" in body
+    assert "Thành phố Hà Nội" in body and "Thành phố Đà Nẵng" in body
+    assert 'id="total-schools">3<' in body
+    assert 'id="total-pupils">4<' in body
+    assert 'id="total-staff">1<' in body
+    assert "/rollover/" in body
+
+
+def test_home_figures_are_cached(client, web, users, django_assert_max_num_queries):
+    client.force_login(users["ministry"])
+    client.get("/")
+    with django_assert_max_num_queries(4):  # session, user, scope name, current year
+        assert client.get("/").status_code == 200
+
+
+def test_home_department_shows_its_province_and_levels(client, web, users):
+    body = _get(client, users["department"], "/").content.decode()
+    assert "Sở GD&amp;ĐT Hà Nội" in body
+    assert "Tiểu học" in body and "Trung học cơ sở" in body
+    assert "Thành phố Đà Nẵng" not in body
+    assert 'id="total-schools">2<' in body
+    assert 'id="total-pupils">3<' in body
+
+
+def test_home_school_shows_classes_by_grade(client, web, users):
+    body = _get(client, users["school"], "/").content.decode()
+    assert "Trường Tiểu học Ba Đình" in body
+    assert "Khối 3" in body
+    assert reverse("class_detail", args=[web["class_a"].pk]) in body
+    assert 'id="total-pupils">2<' in body
+
+
+def test_home_teacher_lists_only_their_classes(client, web, users):
+    body = _get(client, users["teacher"], "/").content.decode()
+    assert "Lớp của tôi" in body
+    assert reverse("class_detail", args=[web["class_a"].pk]) in body
+    assert "7B" not in body
+    assert "/rollover/" not in body
+
+
+def test_home_citizen_links_to_their_own_record(client, web, users):
+    body = _get(client, users["citizen"], "/").content.decode()
+    assert person_url(web["an"]) in body
+    assert "/schools/" not in body
+
+
+def test_home_system_shows_token_prefix_and_api_docs(client, web, users):
+    ApiToken.objects.create(
+        user=users["system"], name="Phần mềm QLTH", prefix="ab12cd34", digest="0" * 64
+    )
+    body = _get(client, users["system"], "/").content.decode()
+    assert "/api/v1/docs" in body
+    assert "ab12cd34" in body and "Phần mềm QLTH" in body
+
+
+# --- Schools --------------------------------------------------------------------------------
+
+
+def test_school_list_is_scoped_and_filtered(client, web, users):
+    body = _get(client, users["department"], "/schools/").content.decode()
+    assert "01000101" in body and "01000102" in body
+    assert "48000101" not in body
+    body = client.get("/schools/?level=lower_secondary").content.decode()
+    assert "01000102" in body and "01000101" not in body
+    body = client.get("/schools/?q=ba dinh").content.decode()  # diacritics ignored
+    assert "01000101" in body and "01000102" not in body
+    body = client.get("/schools/?province=01&commune=09619").content.decode()
+    assert "01000102" in body and "01000101" not in body
+    body = client.get("/schools/?ownership=private").content.decode()
+    assert "01000101" not in body
+
+
+def test_school_list_keyset_pagination(client, web, users, monkeypatch):
+    monkeypatch.setattr(registry_views, "PAGE_SIZE", 1)
+
+    def codes(url):
+        body = client.get(url).content.decode()
+        shown = [c for c in ("01000101", "01000102", "48000101") if f"<td>{c}</td>" in body]
+        return shown, body
+
+    client.force_login(users["ministry"])
+    shown, body = codes("/schools/")
+    assert shown == ["01000101"] and 'href="?after=01000101"' in body
+    shown, body = codes("/schools/?after=01000101")
+    assert shown == ["01000102"] and 'href="?after=01000102"' in body
+    shown, body = codes("/schools/?after=01000102")
+    assert shown == ["48000101"] and 'rel="next"' not in body
+
+
+def test_commune_fragment_for_htmx(client, web, users):
+    client.force_login(users["department"])
+    body = client.get("/schools/communes/?province=01", HTTP_HX_REQUEST="true").content.decode()
+    assert "Xã Sóc Sơn" in body and "<html" not in body
+    # A Department is offered only its own province's communes.
+    assert "Phường Hải Châu" not in client.get("/schools/communes/?province=48").content.decode()
+
+
+def test_school_list_refused_to_citizens(client, web, users):
+    response = _get(client, users["citizen"], "/schools/")
+    assert response.status_code == 403
+
+
+def test_school_page_shows_classes_staff_and_counts(client, web, users):
+    body = _get(client, users["school"], "/schools/01000101/").content.decode()
+    assert "3A" in body
+    assert "Phạm Thị Hoa" in body and "Giáo viên" in body
+    assert "Nam" in body and "Nữ" in body
+    assert '<td class="num">2</td>' in body  # two pupils in 3A
+    # Staff list: names and roles only, nothing sensitive about staff.
+    assert "1985" not in body
+
+
+def test_school_page_outside_scope_is_refused(client, web, users):
+    response = _get(client, users["school_c"], "/schools/01000101/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "ngoài phạm vi" in body
+    assert "Trường Tiểu học Ba Đình" not in body and "3A" not in body
+
+
+# --- Class roster ---------------------------------------------------------------------------
+
+
+def test_roster_sorted_by_given_name_with_status_and_links(client, web, users):
+    body = _get(client, users["school"], f"/classes/{web['class_a'].pk}/").content.decode()
+    assert body.index("Nguyễn Văn An") < body.index("Bùi Thị Yến")
+    assert "Đang học" in body
+    assert person_url(web["an"]) in body
+    assert "14/03/2017" in body  # dd/mm/yyyy
+
+
+def test_roster_query_count_is_bounded(
+    client, web, users, tree, school_year, django_assert_max_num_queries
+):
+    for i in range(15):
+        make_pupil(
+            school=tree["a"],
+            school_year=school_year,
+            grade=3,
+            class_name="3A",
+            full_name=f"Vũ Minh Khôi {chr(65 + i)}",
+            birth_date=date(2017, 1, 1 + i),
+        )
+    client.force_login(users["school"])
+    # Session, user, scope (nav), class twice (page and roster check), roster, audit append
+    # (lock, last hash, insert, savepoints): the same for 2 pupils or 2,000.
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/classes/{web['class_a'].pk}/")
+    assert response.content.decode().count("/persons/") == 17
+
+
+def test_roster_outside_scope_is_refused(client, web, users):
+    url = f"/classes/{web['class_a'].pk}/"
+    for role in ("school_c", "department_dn"):
+        response = _get(client, users[role], url)
+        assert response.status_code == 403
+        assert "Nguyễn Văn An" not in response.content.decode()
+
+
+def test_teacher_sees_only_their_class(client, web, users):
+    assert _get(client, users["teacher"], f"/classes/{web['class_a'].pk}/").status_code == 200
+    other = SchoolClass.objects.get(name="7B")
+    assert client.get(f"/classes/{other.pk}/").status_code == 403
+    assert client.get(person_url(web["binh"])).status_code == 403
+    assert client.get(person_url(web["an"])).status_code == 200
+
+
+# --- Pupil page -----------------------------------------------------------------------------
+
+
+def test_pupil_page_for_school_shows_sensitive_data_and_masks_cccd(client, web, users):
+    body = _get(client, users["school"], person_url(web["an"])).content.decode()
+    assert "Nguyễn Văn An" in body
+    assert web["an"].education_id in body
+    assert "•••••••••234" in body
+    assert FULL_CCCD not in body
+    assert "Tày" in body  # ethnicity
+    assert "131.7" in body or "131,7" in body  # health record
+    assert "14/03/2017" in body
+    assert "2025-2026" in body
+    assert "Toán" in body and "8,5" in body and "Hoàn thành tốt" in body
+    assert "Khá" in body  # conduct rating
+
+
+@pytest.mark.parametrize("role", ["department", "ministry"])
+def test_pupil_page_hides_health_and_ethnicity_from_aggregate_roles(client, web, users, role):
+    response = _get(client, users[role], person_url(web["an"]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Nguyễn Văn An" in body
+    assert "Tày" not in body
+    assert "131" not in body and "Sức khoẻ</h2>" not in body
+    assert 'id="sensitive-hidden"' in body
+    assert FULL_CCCD not in body
+
+
+@pytest.mark.parametrize("role", ["school_c", "department_dn"])
+def test_pupil_page_outside_scope_refused_without_personal_data(client, web, users, role):
+    before = AuditEntry.objects.filter(object_type="person", action="read").count()
+    response = _get(client, users[role], person_url(web["an"]))
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn." in body
+    for leaked in ("Nguyễn Văn An", web["an"].education_id, "234", "14/03/2017", "Tày"):
+        assert leaked not in body
+    assert AuditEntry.objects.filter(object_type="person", action="read").count() == before
+
+
+def test_citizen_sees_only_their_own_record(client, web, users):
+    response = _get(client, users["citizen"], person_url(web["an"]))
+    assert response.status_code == 200
+    assert "Tày" in response.content.decode()  # their own sensitive data
+    response = client.get(person_url(web["binh"]))
+    assert response.status_code == 403
+    assert "Trần Thị Bình" not in response.content.decode()
+
+
+def test_viewing_a_pupil_page_is_audited(client, web, users):
+    client.force_login(users["school"])
+    before = AuditEntry.objects.filter(object_type="person", object_id=str(web["an"].pk)).count()
+    client.get(person_url(web["an"]))
+    entries = AuditEntry.objects.filter(object_type="person", object_id=str(web["an"].pk))
+    assert entries.count() == before + 1
+    entry = entries.last()
+    assert entry.actor == users["school"] and entry.action == "read" and entry.channel == "web"
+
+
+def test_unknown_person_is_refused_like_out_of_scope(client, web, users):
+    assert _get(client, users["school"], "/persons/999999/").status_code == 403
+
+
+# --- Search ---------------------------------------------------------------------------------
+
+
+def test_search_ignores_diacritics_and_case(client, web, users):
+    client.force_login(users["school"])
+    for q in ("nguyen van an", "NGUYỄN VĂN AN", "van an"):
+        body = client.get("/search/", {"q": q}).content.decode()
+        assert "Nguyễn Văn An" in body, q
+
+
+def test_search_by_education_id(client, web, users):
+    body = _get(client, users["school"], f"/search/?q={web['an'].education_id}").content.decode()
+    assert "Nguyễn Văn An" in body
+
+
+def test_search_is_scoped(client, web, users):
+    body = _get(client, users["department_dn"], "/search/?q=nguyen").content.decode()
+    assert "Nguyễn Văn An" not in body
+    assert "Không tìm thấy" in body
+    body = _get(client, users["citizen"], "/search/?q=tran thi binh").content.decode()
+    assert "Trần Thị Bình" not in body
+
+
+def test_search_keyset_pagination(client, web, users, monkeypatch):
+    monkeypatch.setattr(registry_views, "PAGE_SIZE", 1)
+    client.force_login(users["ministry"])
+    body = client.get("/search/", {"q": "van"}).content.decode()
+    assert f"after={web['an'].pk}" in body
+    body = client.get("/search/", {"q": "van", "after": web["an"].pk}).content.decode()
+    assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
+
+
+def test_search_query_count_is_bounded(
+    client, web, users, tree, school_year, django_assert_max_num_queries
+):
+    for i in range(15):
+        make_pupil(
+            school=tree["a"],
+            school_year=school_year,
+            grade=3,
+            class_name="3B",
+            full_name=f"Nguyễn Minh {chr(65 + i)}",
+            birth_date=date(2017, 2, 1 + i),
+        )
+    client.force_login(users["school"])
+    # Session, user, scope (nav), one scoped search, audit append: independent of the hits.
+    with django_assert_max_num_queries(12):
+        body = client.get("/search/", {"q": "nguyen"}).content.decode()
+    assert body.count("/persons/") == 16
+
+
+# --- Language ------------------------------------------------------------------------------
+
+
+def test_english_switch_translates_the_nav(client, web, users):
+    client.force_login(users["school"])
+    body = client.get("/").content.decode()
+    assert "Trang chủ" in body and "Đăng xuất" in body
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    body = client.get("/").content.decode()
+    assert '<html lang="en">' in body
+    assert ">Home<" in body and "Log out" in body and "Schools" in body
+    assert "Đăng xuất" not in body
+    # Model choice labels and selector messages are translated too.
+    assert "Studying" in client.get(f"/classes/{web['class_a'].pk}/").content.decode()
+    body = _get(client, users["school_c"], person_url(web["an"])).content.decode()
+    assert "outside your scope" in body
+
+
+def test_compiled_english_catalogue_matches_the_po_file():
+    """The committed django.mo is what django.po says (fresh machines have no msgfmt)."""
+    import ast
+    import gettext
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.LOCALE_PATHS[0]) / "en" / "LC_MESSAGES"
+    with (folder / "django.mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    entries, current, key = {}, {"msgid": [], "msgstr": []}, None
+    for line in [*(folder / "django.po").read_text(encoding="utf-8").splitlines(), ""]:
+        if line.startswith(("msgid ", "msgstr ")):
+            key, _, literal = line.partition(" ")
+            current[key].append(ast.literal_eval(literal))
+        elif line.startswith('"') and key:
+            current[key].append(ast.literal_eval(line))
+        elif not line.strip() and key:
+            entries["".join(current["msgid"])] = "".join(current["msgstr"])
+            current, key = {"msgid": [], "msgstr": []}, None
+    translated = {k: v for k, v in entries.items() if k and v}
+    assert len(translated) > 200
+    stale = [k for k, v in translated.items() if compiled.gettext(k) != v]
+    assert stale == [], "run: msgfmt --check -o django.mo django.po"
