@@ -464,3 +464,4 @@ class HealthRecord(models.Model):
                 fields=["person", "measured_on"], name="uniq_health_measurement"
             ),
         ]
+from .models_rollover import *  # noqa
