@@ -107,38 +107,32 @@ SEARCH_MAX_BATCHES = 4
 
 def _ids_in_scope(viewer: User, ids: list[int]) -> set[int]:
     orgs = org_ids_in_scope(viewer)
-    pupils = Enrolment.objects.filter(pupil_id__in=ids, school_id__in=orgs).values_list(
-        "pupil_id", flat=True
-    )
+    pupils = Enrolment.objects.filter(pupil_id__in=ids, school_id__in=orgs).values_list("pupil_id")
     staff = StaffAssignment.objects.filter(person_id__in=ids, school_id__in=orgs).values_list(
-        "person_id", flat=True
+        "person_id"
     )
-    return set(pupils) | set(staff)
+    return {row[0] for row in pupils.union(staff)}
 
 
-def _person_ids_matching(*, viewer: User, match: Q, after: int, limit: int) -> list[int]:
-    """Ids (ascending, after ``after``) of persons in the viewer's scope matching ``match``."""
+def _persons_matching(*, viewer: User, match: Q, after: int, limit: int) -> list[Person]:
+    """Persons (ascending id, after ``after``) in the viewer's scope matching ``match``."""
     if viewer.role in (User.Role.TEACHER, User.Role.CITIZEN) or not viewer.is_authenticated:
         scoped = persons_visible(viewer=viewer).filter(match, id__gt=after)  # a small set
-        return list(scoped.order_by("id").values_list("id", flat=True)[:limit])
-    found: list[int] = []
+        return list(scoped.order_by("id")[:limit])
+    found: list[Person] = []
     cursor = after
     for _batch in range(SEARCH_MAX_BATCHES):
-        ids = list(
-            Person.objects.filter(match, id__gt=cursor)
-            .order_by("id")
-            .values_list("id", flat=True)[:SEARCH_BATCH]
-        )
-        if not ids:
+        batch = list(Person.objects.filter(match, id__gt=cursor).order_by("id")[:SEARCH_BATCH])
+        if not batch:
             return found
-        visible = _ids_in_scope(viewer, ids)
-        found += [i for i in ids if i in visible]
-        if len(found) >= limit or len(ids) < SEARCH_BATCH:
+        visible = _ids_in_scope(viewer, [p.id for p in batch])
+        found += [p for p in batch if p.id in visible]
+        if len(found) >= limit or len(batch) < SEARCH_BATCH:
             return found[:limit]
-        cursor = ids[-1]
+        cursor = batch[-1].id
     # The name is far commoner than the scope is wide: intersect from the scope's side instead.
     rest = persons_visible(viewer=viewer).filter(match, id__gt=cursor).order_by("id")
-    return found + list(rest.values_list("id", flat=True)[: limit - len(found)])
+    return found + list(rest[: limit - len(found)])
 
 
 def persons_search(*, viewer: User, q: str, after: int = 0, limit: int = 50) -> list[Person]:
@@ -156,8 +150,7 @@ def persons_search(*, viewer: User, q: str, after: int = 0, limit: int = 50) -> 
         if not key:
             return []
         match = Q(name_search__startswith=key) | Q(name_search__contains=" " + key)
-    ids = _person_ids_matching(viewer=viewer, match=match, after=after, limit=limit)
-    rows = list(Person.objects.filter(id__in=ids).order_by("id")) if ids else []
+    rows = _persons_matching(viewer=viewer, match=match, after=after, limit=limit)
     if rows:
         audit_record(
             actor=viewer,
