@@ -95,8 +95,17 @@ def test_references_are_consistent(small):
     results, summaries = _read(small, "subject_results"), _read(small, "result_summaries")
     health = _read(small, "health_records")
     assert schools["school_code"].is_unique().all()
+    higher_ed = schools.filter(pl.col("kind") != "school")
+    schools = schools.filter(pl.col("kind") == "school")
     assert schools["school_code"].str.contains(r"^\d{8}$").all()
     assert (schools["parent_code"] == "SGD" + schools["province_code"]).all()
+    # Universities report to the Ministry, colleges to their Department; neither has pupils.
+    assert len(higher_ed) >= 1
+    assert set(higher_ed["kind"]) <= {"university", "college"}
+    assert higher_ed["level"].is_null().all()
+    universities = higher_ed.filter(pl.col("kind") == "university")
+    assert (universities["parent_code"] == "BGDDT").all()
+    assert not higher_ed["school_code"].is_in(pupils["school_code"].implode()).any()
     for frame, key in [
         (staff, ["school_code", "staff_code"]),
         (classes, ["school_code", "school_year", "class_name"]),
@@ -198,7 +207,8 @@ def test_distributions_are_roughly_national(national):
     staff = _read(national, "staff")
     teachers = staff.filter(pl.col("role") == "teacher")
     assert 0.62 < (teachers["sex"] == "F").mean() < 0.82
-    assert (staff["role"] == "principal").sum() == len(_read(national, "schools"))
+    national_schools = _read(national, "schools").filter(pl.col("kind") == "school")
+    assert (staff["role"] == "principal").sum() == len(national_schools)
     statuses = _read(national, "enrolments")["status"].value_counts(normalize=True)
     status = dict(zip(statuses["status"], statuses["proportion"], strict=True))
     assert status["studying"] > 0.95

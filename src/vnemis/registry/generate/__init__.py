@@ -21,7 +21,7 @@ from .geography import Province, load_from_package, region_of
 from .noise import apply_noise
 from .pupils import STATUSES, CitizenIdIssuer, build_classes, build_pupils
 from .results import build_health, build_results
-from .schools import assign_chunks, plan_schools, school_counts
+from .schools import assign_chunks, plan_higher_education, plan_schools, school_counts
 from .staff import build_staff
 from .writer import DatasetWriter, schema_of, write_manifest
 
@@ -108,7 +108,14 @@ def generate(
         data.add(entity.name, schema_of(entity))
     truth = DatasetWriter(config.out / "ground_truth", config.fmt)
     truth.add("pupils", TRUTH_SCHEMA)
+    higher_ed = plan_higher_education(
+        _rng(config.seed, 10**6),
+        provinces=[geo[c] for c in codes],
+        students=int(plan["pupils"].sum()),
+        year=config.year,
+    )
     data.write("schools", plan.select(SCHOOLS.column_names))
+    data.write("schools", higher_ed.select(SCHOOLS.column_names))
 
     issuer = CitizenIdIssuer()
     total = int(plan["pupils"].sum())

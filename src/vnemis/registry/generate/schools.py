@@ -245,3 +245,67 @@ def assign_chunks(plan: pl.DataFrame, chunk_pupils: int) -> pl.DataFrame:
         chunk[i] = current
         acc += pupils[i]
     return plan.with_columns(chunk=pl.Series(chunk))
+
+
+# About 500 universities and colleges for 24 M pupils, concentrated in the big cities.
+PUPILS_PER_INSTITUTION = 48_000
+UNIVERSITY_SHARE = 0.6
+HIGHER_ED_FIELDS = (
+    "Bách khoa",
+    "Kinh tế",
+    "Sư phạm",
+    "Y Dược",
+    "Nông Lâm",
+    "Luật",
+    "Ngoại thương",
+    "Công nghệ",
+    "Giao thông Vận tải",
+    "Xây dựng",
+    "Văn hoá",
+    "Kỹ thuật",
+    "Thuỷ lợi",
+    "Mỏ - Địa chất",
+)
+
+
+def plan_higher_education(
+    rng: np.random.Generator, *, provinces: list[Province], students: int, year: int
+) -> pl.DataFrame:
+    """Universities (under the Ministry) and colleges (under their Department), one per
+    ``PUPILS_PER_INSTITUTION`` pupils, at least one, placed in proportion to urban population."""
+    count = max(1, round(students / PUPILS_PER_INSTITUTION))
+    # Cities hold most institutions: weight by population squared.
+    weights = np.array([PROVINCE_POPULATION[p.code] ** 2 for p in provinces], dtype=float)
+    per_province = _largest_remainder(count, weights)
+    rows: list[dict] = []
+    for province, n in zip(provinces, per_province, strict=True):
+        wards = [c for c in province.communes if c.is_ward] or province.communes
+        for k in range(int(n)):
+            is_university = rng.random() < UNIVERSITY_SHARE
+            kind, prefix = ("university", "DH") if is_university else ("college", "CD")
+            field = HIGHER_ED_FIELDS[int(rng.integers(len(HIGHER_ED_FIELDS)))]
+            place = province.short_name
+            name = (
+                f"Trường Đại học {field} {place}"
+                if is_university
+                else f"Trường Cao đẳng {field} {place}"
+            )
+            if k:
+                name += f" {k + 1}"
+            commune = wards[int(rng.integers(len(wards)))]
+            rows.append(
+                {
+                    "school_code": f"{prefix}{province.code}{k + 1:03d}",
+                    "name": name,
+                    "kind": kind,
+                    "level": None,
+                    "ownership": "private" if rng.random() < 0.25 else "public",
+                    "parent_code": "BGDDT" if is_university else f"SGD{province.code}",
+                    "province_code": province.code,
+                    "commune_code": commune.code,
+                    "address": f"{commune.name}, {province.short_name}",
+                    "status": "open",
+                    "opened_on": date(1956 + int(rng.integers(year - 1956)), 9, 1),
+                }
+            )
+    return pl.DataFrame(rows)
