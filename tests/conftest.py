@@ -8,7 +8,7 @@ from vnemis.geo.models import Commune, Province
 from vnemis.orgs.actions import organisation_create
 from vnemis.orgs.models import Organisation, User
 from vnemis.registry import actions as registry_actions
-from vnemis.registry.models import Ethnicity, SchoolYear
+from vnemis.registry.models import Ethnicity, SchoolYear, StaffAssignment
 
 
 @pytest.fixture
@@ -176,6 +176,16 @@ def users(tree, pupils, school_year):
     )
     cls.homeroom_teacher = teacher_person
     cls.save()
+    StaffAssignment.objects.create(
+        person=teacher_person,
+        school=tree["a"],
+        role="teacher",
+        subjects=["TV", "TOAN"],
+        qualification="bachelor",
+        contract_type="permanent",
+        starts_on=date(2010, 9, 1),
+        province_code="01",
+    )
     make = User.objects.create_user
     return {
         "ministry": make("bo", password="pw", role="ministry", scope=tree["moet"]),

@@ -181,7 +181,7 @@ def test_right_scope_reads_every_endpoint(client, tree, pupils, tokens, role):
 
 
 @pytest.mark.django_db
-def test_lists_are_limited_to_scope(client, tree, pupils, tokens):
+def test_lists_are_limited_to_scope(client, tree, pupils, tokens, users):
     codes = [o["code"] for o in call(client, "/organisations", tokens["school_c"]).json()["items"]]
     assert codes == ["48000101"]
     codes = [
@@ -191,7 +191,12 @@ def test_lists_are_limited_to_scope(client, tree, pupils, tokens):
     pupils_seen = {
         p["education_id"] for p in call(client, "/persons", tokens["department"]).json()["items"]
     }
-    assert pupils_seen == {pupils["an"].education_id, pupils["binh"].education_id}
+    # Pupils of both Hà Nội schools and the teacher posted at school A; nobody from Đà Nẵng.
+    assert pupils_seen == {
+        pupils["an"].education_id,
+        pupils["binh"].education_id,
+        users["teacher"].person.education_id,
+    }
     enrolled = call(client, "/enrolments", tokens["system"]).json()["items"]
     assert [e["education_id"] for e in enrolled] == [pupils["an"].education_id]
     assert enrolled[0]["school_code"] == "01000101" and enrolled[0]["class_name"] == "3A"
@@ -373,13 +378,14 @@ def walk(client, path, token, key, limit, **params):
 
 @pytest.mark.django_db
 def test_keyset_pagination_walks_every_person_once_without_offset(
-    client, pupils, many_pupils, tokens
+    client, pupils, many_pupils, tokens, users
 ):
-    expected = {p.education_id for p in [*many_pupils, pupils["an"]]}
+    # School A's pupils and its teacher (staff are persons in scope too).
+    expected = {p.education_id for p in [*many_pupils, pupils["an"], users["teacher"].person]}
     seen, sql, pages = walk(
         client, "/persons", tokens["system"], lambda p: p["education_id"], 7, school="01000101"
     )
-    assert len(seen) == len(set(seen)) == 121
+    assert len(seen) == len(set(seen)) == 122
     assert set(seen) == expected
     assert seen == sorted(seen)
     assert pages == 18
@@ -418,7 +424,7 @@ def test_rows_added_during_a_walk_cause_no_duplicates(client, tree, school_year,
     )
     rest = call(client, "/persons", token, limit=100, cursor=first["next_cursor"]).json()
     ids = [p["education_id"] for p in first["items"] + rest["items"]]
-    assert len(ids) == len(set(ids)) == 4
+    assert len(ids) == len(set(ids)) == 5  # three pupils, the teacher, the new pupil
     assert rest["next_cursor"] is None
 
 
