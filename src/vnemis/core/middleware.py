@@ -3,6 +3,8 @@
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -17,8 +19,20 @@ current_request: ContextVar[RequestContext] = ContextVar(
 
 
 def client_ip(request) -> str:
+    """The client's address; X-Forwarded-For only counts when it comes from a trusted proxy.
+
+    Walks the header from the right, skipping our own proxies, so a client cannot put a forged
+    address into the audit log by sending the header itself.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    trusted = set(settings.VNEMIS_TRUSTED_PROXIES)
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
+    if not forwarded or remote not in trusted:
+        return remote
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            return hop
+    return remote
 
 
 class RequestContextMiddleware:

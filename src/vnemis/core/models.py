@@ -22,6 +22,7 @@ class AuditEntry(models.Model):
         DELETE = "delete", _("Xoá")
         EXPORT = "export", _("Xuất")
         LOGIN = "login", _("Đăng nhập")
+        LOGIN_FAILED = "login_fail", _("Đăng nhập thất bại")
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField()

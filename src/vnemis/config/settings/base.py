@@ -123,6 +123,22 @@ WHITENOISE_USE_FINDERS = True
 # Whitenoise serves from STATIC_ROOT as well as the finders; it warns when the folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
+# Addresses of our own reverse proxies: only their X-Forwarded-For is believed (audit log IPs).
+VNEMIS_TRUSTED_PROXIES = [
+    h.strip() for h in os.environ.get("VNEMIS_TRUSTED_PROXIES", "").split(",") if h.strip()
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+SESSION_COOKIE_AGE = 8 * 3600  # a working day
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
