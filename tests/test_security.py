@@ -292,3 +292,33 @@ def test_school_year_is_created_with_terms_and_bad_codes_are_refused(db):
     for bad in ["2026", "2026-2028", "abcd-efgh"]:
         with pytest.raises(ValidationError):
             actions.school_year_get_or_create(code=bad)
+
+
+def test_anchor_detects_a_cut_off_tail(users, pupils, tmp_path):
+    for i in range(3):
+        audit_record(actor=users["school"], action="read", object_type="person", object_id=i)
+    anchor = tmp_path / "anchor.json"
+    call_command("audit", "anchor", "--out", str(anchor))
+    call_command("audit", "verify", "--anchor", str(anchor))
+    head = AuditEntry.objects.order_by("-id").first()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            cursor.execute("DROP TRIGGER audit_no_delete")
+        cursor.execute("DELETE FROM core_auditentry WHERE id = %s", [head.id])
+    assert list(audit_verify()) == []  # the chain alone cannot see it
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", "--anchor", str(anchor))
+
+
+def test_edited_anchor_is_rejected(users, pupils, tmp_path):
+    import json
+
+    anchor = tmp_path / "anchor.json"
+    call_command("audit", "anchor", "--out", str(anchor))
+    record = json.loads(anchor.read_text())
+    record["entry_id"] = 1
+    anchor.write_text(json.dumps(record))
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", "--anchor", str(anchor))

@@ -112,3 +112,61 @@ def audit_verify(*, chunk_size: int = 10_000) -> Iterator[ChainProblem]:
                 yield ChainProblem(entry.id, "content does not match its hash")
             prev = entry.hash
             last_id = entry.id
+
+
+# --- anchors: the chain's head recorded outside the database ---------------------------------
+#
+# A chain alone cannot show that its newest entries were cut off, or that someone with the
+# database rewrote and re-hashed all of it. An anchor is the head (id, hash) signed with a key
+# the database does not hold (VNEMIS_AUDIT_ANCHOR_KEY), written to a file kept elsewhere (a
+# write-once store, another agency's e-office, paper). Verifying against an anchor proves the
+# chain still holds that entry with that hash.
+
+
+def _anchor_key() -> bytes:
+    import base64
+
+    from django.conf import settings
+
+    raw = getattr(settings, "VNEMIS_AUDIT_ANCHOR_KEY", "")
+    if raw:
+        return base64.b64decode(raw)
+    return hashlib.sha256(b"audit-anchor" + settings.SECRET_KEY.encode()).digest()
+
+
+def _anchor_mac(entry_id: int, entry_hash: str, at: str) -> str:
+    import hmac
+
+    message = f"{entry_id}|{entry_hash}|{at}".encode()
+    return hmac.new(_anchor_key(), message, hashlib.sha256).hexdigest()
+
+
+def audit_anchor() -> dict:
+    """The signed head of the chain, to be stored outside the database."""
+    head = AuditEntry.objects.order_by("-id").values("id", "hash").first()
+    if head is None:
+        head = {"id": 0, "hash": GENESIS}
+    at = timezone.now().isoformat()
+    return {
+        "entry_id": head["id"],
+        "hash": head["hash"],
+        "at": at,
+        "mac": _anchor_mac(head["id"], head["hash"], at),
+    }
+
+
+def audit_check_anchor(anchor: dict) -> list[str]:
+    """Problems found checking the chain against an anchor (empty when it holds)."""
+    import hmac
+
+    expected = _anchor_mac(anchor["entry_id"], anchor["hash"], anchor["at"])
+    if not hmac.compare_digest(expected, anchor.get("mac", "")):
+        return ["anchor signature is not valid (wrong key or edited anchor)"]
+    if anchor["entry_id"] == 0:
+        return []
+    stored = AuditEntry.objects.filter(id=anchor["entry_id"]).values_list("hash", flat=True).first()
+    if stored is None:
+        return [f"entry {anchor['entry_id']} named by the anchor is missing (log cut off)"]
+    if stored != anchor["hash"]:
+        return [f"entry {anchor['entry_id']} no longer has the anchored hash (chain rewritten)"]
+    return []

@@ -147,6 +147,8 @@ X_FRAME_OPTIONS = "DENY"
 # Base64 of 32 random bytes each; development falls back to keys derived from SECRET_KEY.
 VNEMIS_PII_KEYS = os.environ.get("VNEMIS_PII_KEYS", "")
 VNEMIS_BLIND_INDEX_KEY = os.environ.get("VNEMIS_BLIND_INDEX_KEY", "")
+# Signs audit-chain anchors kept outside the database (base64; keep it out of the database host).
+VNEMIS_AUDIT_ANCHOR_KEY = os.environ.get("VNEMIS_AUDIT_ANCHOR_KEY", "")
 
 LOGGING = {
     "version": 1,
