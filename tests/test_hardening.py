@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory, override_settings
 
 from vnemis.core.logging import RedactPersonalIdentifiers
@@ -108,3 +109,51 @@ def test_old_school_loses_sensitive_access_after_a_transfer(users, pupils, tree,
     assert [
         e.school_id for e in selectors.enrolments_of_person(viewer=users["school"], person=an)
     ] == [tree["a"].pk]
+
+
+# --- writes are scoped in the actions themselves ----------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["teacher", "citizen", "school", "department"])
+def test_person_update_outside_scope_is_refused_and_nothing_changes(users, pupils, role):
+    cuong = pupils["cuong"]  # a Đà Nẵng pupil: none of these users may change him
+    with pytest.raises(PermissionDenied):
+        actions.person_update(actor=users[role], person=cuong, permanent_address="forged")
+    cuong.refresh_from_db()
+    assert cuong.permanent_address == "" and cuong.version == 1
+
+
+def test_person_update_inside_scope_is_allowed(users, pupils):
+    updated = actions.person_update(
+        actor=users["department_dn"], person=pupils["cuong"], permanent_address="12 Bạch Đằng"
+    )
+    assert updated.permanent_address == "12 Bạch Đằng"
+
+
+@pytest.mark.parametrize("role", ["school_c", "teacher", "citizen"])
+def test_enrolment_create_outside_scope_or_by_a_reader_is_refused(
+    users, pupils, tree, school_year, role
+):
+    cls = SchoolClass.objects.get(school=tree["a"], name="3A")
+    before = Enrolment.objects.count()
+    with pytest.raises(PermissionDenied):
+        actions.enrolment_create(
+            actor=users[role], pupil=pupils["cuong"], school_class=cls, started_on=date(2025, 9, 5)
+        )
+    assert Enrolment.objects.count() == before
+
+
+def test_readers_cannot_create_persons(users):
+    from vnemis.registry.models import Ethnicity, Person
+
+    for role in ("teacher", "citizen"):
+        with pytest.raises(PermissionDenied):
+            actions.person_create(
+                actor=users[role],
+                full_name="Hồ Văn Giả",
+                birth_date=date(2015, 1, 1),
+                sex="M",
+                ethnicity=Ethnicity.objects.get(code="01"),
+                province_code="01",
+            )
+    assert not Person.objects.filter(full_name="Hồ Văn Giả").exists()

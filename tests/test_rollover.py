@@ -489,3 +489,283 @@ def test_failed_run_resumes_where_it_stopped(ops, pupils, school_a, school_year,
     job = rollover_resume(actor=ops["school"], job=job, enqueue=False)
     assert job.status == Job.Status.SUCCEEDED and job.done == job.total == 16
     assert Enrolment.objects.filter(school_year__code="2026-2027").count() == 12
+
+
+# --- one executor per run, one undo, human roles, large previews off the request -----------
+
+
+def _progress_body(client, job):
+    return client.get(reverse("rollover:progress", args=[job.pk])).content.decode()
+
+
+def test_second_executor_is_refused_while_first_runs(client, ops, pupils, school_a, school_year):
+    """A resume, a second worker and an undo during a run are all turned away; the run stays
+    RUNNING (never FAILED, so no undo button) and the first executor finishes alone."""
+    from vnemis.registry.rollover_actions import rollover_resume
+    from vnemis.registry.tasks import rollover_execute
+
+    _record_missing(pupils, school_year)
+    client.force_login(ops["school"])
+    seen = {}
+
+    def during(done, total):
+        if seen:
+            return
+        job = Job.objects.get(kind=engine.JOB_KIND)
+        run = RolloverRun.objects.get(job=job)
+        with pytest.raises(ValidationError) as err:
+            rollover_resume(actor=ops["school"], job=job, enqueue=False)
+        seen["resume"] = err.value
+        with pytest.raises(engine.RolloverBusy):
+            engine.execute(run)  # a second worker's task, same run
+        seen["task"] = rollover_execute.call(run.pk)
+        with pytest.raises(ValidationError) as err:
+            rollover_undo(actor=ops["school"], job=job)
+        seen["undo"] = err.value
+        seen["status"] = RolloverRun.objects.get(pk=run.pk).status
+        seen["page"] = _progress_body(client, job)
+
+    job = _run(ops["school"], school_a, school_year, chunk_size=4, progress=during)
+    assert seen["resume"].code == "running"
+    assert "đang được chạy" in seen["resume"].messages[0]
+    assert "already being run" in seen["resume"].messages[0]
+    assert seen["task"]["skipped"] == "running"
+    assert seen["undo"].code == "running"
+    assert seen["status"] == RolloverRun.Status.RUNNING
+    assert reverse("rollover:undo", args=[job.pk]) not in seen["page"]
+    assert "every 2s" in seen["page"]
+    assert job.status == Job.Status.SUCCEEDED and job.done == job.total == 16
+    assert RolloverRun.objects.get(job=job).status == RolloverRun.Status.SUCCEEDED
+    assert Enrolment.objects.filter(school_year__code="2026-2027").count() == 12
+
+
+def test_resume_is_compare_and_set(ops, pupils, school_a, school_year, monkeypatch):
+    """Resume wins a FAILED run only once; a RUNNING run is refused, whatever the caller."""
+    from vnemis.registry.rollover_actions import rollover_resume
+
+    _record_missing(pupils, school_year)
+    real_chunk = engine._chunk
+    monkeypatch.setattr(engine, "_chunk", lambda run, **kw: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        _run(ops["school"], school_a, school_year, chunk_size=5)
+    monkeypatch.setattr(engine, "_chunk", real_chunk)
+    job = Job.objects.get(kind=engine.JOB_KIND)
+    run = RolloverRun.objects.get(job=job)
+    assert run.status == RolloverRun.Status.FAILED and job.status == Job.Status.FAILED
+    # A worker that had been told to run it claims it: FAILED → RUNNING exactly once.
+    token, before = engine.claim(run.pk, allowed=engine.CLAIMABLE, to=RolloverRun.Status.RUNNING)
+    assert token and before == RolloverRun.Status.FAILED
+    again, _ = engine.claim(run.pk, allowed=engine.CLAIMABLE, to=RolloverRun.Status.RUNNING)
+    assert again is None
+    with pytest.raises(ValidationError, match="already being run"):
+        rollover_resume(actor=ops["school"], job=job, enqueue=False)
+    # A refused executor leaves the holder's status alone (it is not the one to mark FAILED).
+    with pytest.raises(engine.RolloverBusy):
+        engine.execute(run)
+    assert RolloverRun.objects.get(pk=run.pk).status == RolloverRun.Status.RUNNING
+
+
+def test_stale_run_taken_over_by_operator_only(ops, pupils, school_a, school_year):
+    """A run whose worker died stays RUNNING; only the operator takes it over, and only once its
+    heartbeat is old. The old executor, if it wakes up, stops without touching the status."""
+    from django.utils import timezone
+
+    from vnemis.registry.rollover_actions import rollover_resume
+
+    _record_missing(pupils, school_year)
+    seen = {}
+
+    def during(done, total):
+        if seen:
+            return
+        job = Job.objects.get(kind=engine.JOB_KIND)
+        seen["job"] = job
+        with pytest.raises(PermissionDenied):
+            rollover_resume(actor=ops["school"], job=job, enqueue=False, takeover=True)
+        with pytest.raises(ValidationError, match="already being run"):  # heartbeat is fresh
+            rollover_resume(actor=None, job=job, enqueue=False, takeover=True)
+        RolloverRun.objects.filter(job=job).update(
+            heartbeat_at=timezone.now() - engine.STALE_AFTER - timedelta(minutes=1)
+        )
+        seen["taken"] = rollover_resume(actor=None, job=job, enqueue=False, takeover=True)
+
+    with pytest.raises(engine.RolloverLost):
+        _run(ops["school"], school_a, school_year, chunk_size=4, progress=during)
+    job = seen["job"]
+    job.refresh_from_db()
+    assert seen["taken"].status == Job.Status.SUCCEEDED
+    assert job.status == Job.Status.SUCCEEDED and job.done == job.total == 16
+    assert RolloverRun.objects.get(job=job).status == RolloverRun.Status.SUCCEEDED
+    assert Enrolment.objects.filter(school_year__code="2026-2027").count() == 12
+
+
+def test_double_undo_is_refused(client, ops, pupils, school_a, school_year):
+    """Undo locks the run and moves it to UNDOING first: a second undo (double POST) and a
+    resume are refused while it works; the page shows no undo button meanwhile."""
+    from vnemis.registry.rollover_actions import rollover_resume
+
+    _record_missing(pupils, school_year)
+    before = snapshot()
+    job = _run(ops["school"], school_a, school_year)
+    client.force_login(ops["school"])
+    assert reverse("rollover:undo", args=[job.pk]) in _progress_body(client, job)
+    seen = {}
+
+    def during(done, total):
+        if seen:
+            return
+        with pytest.raises(ValidationError) as err:
+            rollover_undo(actor=ops["school"], job=job)
+        seen["undo"] = err.value
+        seen["post"] = client.post(reverse("rollover:undo", args=[job.pk]), follow=True)
+        with pytest.raises(ValidationError) as err:
+            rollover_resume(actor=ops["school"], job=job, enqueue=False)
+        seen["resume"] = err.value
+        seen["page"] = _progress_body(client, job)
+        seen["status"] = RolloverRun.objects.get(job=job).status
+
+    counts = rollover_undo(actor=ops["school"], job=job, chunk_size=3, progress=during)
+    assert seen["status"] == RolloverRun.Status.UNDOING
+    assert seen["undo"].code == "undoing" and "đang được hoàn tác" in seen["undo"].messages[0]
+    assert seen["resume"].code == "undoing"
+    assert "đang được hoàn tác" in seen["post"].content.decode()
+    assert reverse("rollover:undo", args=[job.pk]) not in seen["page"]
+    assert "Đang hoàn tác" in seen["page"]
+    assert counts["enrolments_restored"] == 16
+    assert snapshot() == before
+    job.refresh_from_db()
+    assert job.status == Job.Status.UNDONE
+    assert [e.action for e in AuditEntry.objects.filter(object_type="rollover")].count(
+        "delete"
+    ) == 1
+
+
+def test_failed_undo_goes_back_and_can_be_undone_again(
+    ops, pupils, school_a, school_year, monkeypatch
+):
+    _record_missing(pupils, school_year)
+    before = snapshot()
+    job = _run(ops["school"], school_a, school_year)
+    real = engine._undo_chunk
+    calls = {"n": 0}
+
+    def flaky(run, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("connection lost")
+        return real(run, **kw)
+
+    monkeypatch.setattr(engine, "_undo_chunk", flaky)
+    with pytest.raises(RuntimeError):
+        rollover_undo(actor=ops["school"], job=job, chunk_size=5)
+    job.refresh_from_db()
+    assert RolloverRun.objects.get(job=job).status == RolloverRun.Status.SUCCEEDED
+    assert job.status == Job.Status.SUCCEEDED
+    monkeypatch.setattr(engine, "_undo_chunk", real)
+    rollover_undo(actor=ops["school"], job=job, chunk_size=5)
+    assert snapshot() == before
+
+
+def test_system_role_may_not_roll_over(client, ops, pupils, school_a, school_year):
+    """API clients (SYSTEM role) write records but may not preview, run or undo a rollover."""
+    _record_missing(pupils, school_year)
+    system = ops["system"]  # scoped to school A
+    assert system.scope_id == school_a.pk
+    with pytest.raises(PermissionDenied):
+        rollover_preview(actor=system, scope=school_a, from_year=school_year)
+    with pytest.raises(PermissionDenied):
+        _run(system, school_a, school_year)
+    assert not Job.objects.filter(kind=engine.JOB_KIND).exists()
+    job = _run(ops["school"], school_a, school_year)
+    after = snapshot()
+    with pytest.raises(PermissionDenied):
+        rollover_undo(actor=system, job=job)
+    client.force_login(system)
+    query = {"scope": school_a.code, "year": "2025-2026"}
+    assert client.get(reverse("rollover:preview"), query).status_code == 403
+    assert client.post(reverse("rollover:run"), query).status_code == 403
+    assert client.get(reverse("rollover:job", args=[job.pk])).status_code == 403
+    assert client.get(reverse("rollover:progress", args=[job.pk])).status_code == 403
+    assert client.post(reverse("rollover:undo", args=[job.pk])).status_code == 403
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="may not roll over"):
+        call_command("rollover", "undo", "--job", str(job.pk), "--user", system.username)
+    assert snapshot() == after
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+    assert Job.objects.filter(kind=engine.JOB_KIND).count() == 1
+    # A superuser (operator account) may.
+    system.is_superuser = True
+    system.save()
+    p = rollover_preview(actor=system, scope=school_a, from_year=school_year)
+    assert p["scope"]["code"] == school_a.code
+
+
+def test_large_scope_preview_runs_as_a_job(
+    client,
+    ops,
+    pupils,
+    school_a,
+    school_year,
+    tree,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """Above PREVIEW_INLINE_MAX_SCHOOLS the analysis never runs in the request: a preview job
+    is queued and polled; a recent one is shown again; "refresh" queues a new one."""
+    from vnemis.registry import rollover_actions
+
+    _record_missing(pupils, school_year)
+    monkeypatch.setattr(rollover_actions, "PREVIEW_INLINE_MAX_SCHOOLS", 1)
+    real = engine.analyse
+    calls = []
+    monkeypatch.setattr(engine, "analyse", lambda **kw: calls.append(kw) or real(**kw))
+    client.force_login(ops["department"])
+    url = reverse("rollover:preview")
+    query = {"scope": tree["so_hn"].code, "year": "2025-2026"}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        page = client.get(url, query)
+    body = page.content.decode()
+    assert page.status_code == 200 and calls == []  # nothing heavy in the request
+    job = Job.objects.get(kind=engine.PREVIEW_KIND)
+    poll = reverse("rollover:preview_job", args=[job.pk])
+    assert poll in body and "every 2s" in body and "Chạy kết chuyển" not in body
+    assert client.get(poll).content.decode().count("every 2s") == 1  # still pending
+
+    for callback in callbacks:  # the worker picks the job up
+        callback()
+    assert len(calls) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.result["schools"] == 2
+    partial = client.get(poll).content.decode()
+    assert "every 2s" not in partial and "Chạy kết chuyển" in partial
+    assert "refresh=1" in partial
+
+    # Within PREVIEW_REUSE the finished job is shown again, to any user allowed on the scope.
+    client.force_login(ops["ministry"])
+    with django_capture_on_commit_callbacks(execute=True):
+        body = client.get(url, query).content.decode()
+    assert len(calls) == 1 and Job.objects.filter(kind=engine.PREVIEW_KIND).count() == 1
+    assert "Chạy kết chuyển" in body
+    # "Refresh" queues a new one, polled like the first.
+    with django_capture_on_commit_callbacks(execute=True):
+        body = client.get(url, {**query, "refresh": "1"}).content.decode()
+    assert len(calls) == 2 and Job.objects.filter(kind=engine.PREVIEW_KIND).count() == 2
+    fresh = Job.objects.filter(kind=engine.PREVIEW_KIND).exclude(pk=job.pk).get()
+    assert fresh.pk != job.pk and fresh.status == Job.Status.SUCCEEDED
+    assert reverse("rollover:preview_job", args=[fresh.pk]) in body
+    assert (
+        "Chạy kết chuyển"
+        in client.get(reverse("rollover:preview_job", args=[fresh.pk])).content.decode()
+    )
+
+    # Outside the scope, or an API client: no preview job for you.
+    for other in (ops["department_dn"], ops["system"], ops["school"]):
+        client.force_login(other)
+        assert client.get(poll).status_code == 403
+    # A single school (under the threshold) stays inline.
+    client.force_login(ops["school"])
+    body = client.get(url, {"scope": school_a.code, "year": "2025-2026"}).content.decode()
+    assert "Chạy kết chuyển" in body and len(calls) == 3
+    assert Job.objects.filter(kind=engine.PREVIEW_KIND).count() == 2

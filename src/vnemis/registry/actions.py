@@ -29,6 +29,7 @@ from .models import (
     SchoolYear,
     Term,
 )
+from .search import person_keys_replace
 
 # Fields whose change is recorded by name in the audit log (values never are).
 PERSON_FIELDS = {
@@ -44,6 +45,34 @@ PERSON_FIELDS = {
     "policy_categories",
     "disability",
 }
+
+
+def _authorise(actor, *, school_id: int | None = None, person: Person | None = None) -> None:
+    """Refuse a write the actor may not make; ``actor=None`` is the system itself (CLI, loader).
+
+    Writers are school, Department, Ministry and system-client roles, within their scope: a
+    school only for its own school, and a person only while they are enrolled or posted there now
+    (after a transfer, only the new school may correct the record).
+    """
+    if actor is None:
+        return
+    from vnemis.orgs.scope import can_write, current_person_ids_in_scope, org_ids_in_scope
+
+    refused = _("Bạn không có quyền sửa hồ sơ này.")
+    if not can_write(actor):
+        raise PermissionDenied(refused)
+    if (
+        school_id is not None
+        and not Organisation.objects.filter(id=school_id, id__in=org_ids_in_scope(actor)).exists()
+    ):
+        raise PermissionDenied(refused)
+    if (
+        person is not None
+        and not Person.objects.filter(
+            pk=person.pk, id__in=current_person_ids_in_scope(actor)
+        ).exists()
+    ):
+        raise PermissionDenied(refused)
 
 
 def _set_citizen_id(person: Person, citizen_id: str) -> None:
@@ -84,6 +113,7 @@ def person_create(
     **fields,
 ) -> Person:
     """Create a person and issue their education ID."""
+    _authorise(actor)
     person = Person(
         birth_date=birth_date, sex=sex, ethnicity=ethnicity, province_code=province_code, **fields
     )
@@ -94,6 +124,7 @@ def person_create(
     )[0]
     person.full_clean(exclude=["citizen_id_ciphertext"])
     person.save()
+    person_keys_replace(person)
     audit_record(actor=actor, action="create", object_type="person", object_id=person.pk)
     return person
 
@@ -103,6 +134,7 @@ def person_update(
     *, actor, person: Person, expected_version: int | None = None, **changes
 ) -> Person:
     """Change a person's fields; refuses a stale version (optimistic concurrency)."""
+    _authorise(actor, person=person)
     locked = Person.objects.select_for_update().get(pk=person.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ValidationError(
@@ -131,6 +163,8 @@ def person_update(
     locked.version = F("version") + 1
     locked.save()
     locked.refresh_from_db()
+    if "full_name" in changed:
+        person_keys_replace(locked)
     audit_record(
         actor=actor,
         action="update",
@@ -216,6 +250,7 @@ def enrolment_create(
     status: str = "studying",
 ) -> Enrolment:
     """Enrol a pupil in a class for that class's school year."""
+    _authorise(actor, school_id=school_class.school_id)
     if Enrolment.objects.filter(
         pupil=pupil, school_year=school_class.school_year_id, status__in=ACTIVE_STATUSES
     ).exists():
@@ -247,15 +282,7 @@ def enrolment_change_status(
     *, actor, enrolment: Enrolment, status: str, effective_on: date, note: str = ""
 ) -> Enrolment:
     """Move an enrolment to a new status (transfer, drop-out, graduation...), keeping the history."""
-    from vnemis.orgs.scope import can_write, org_ids_in_scope
-
-    if actor is not None and (
-        not can_write(actor)
-        or not Organisation.objects.filter(
-            id=enrolment.school_id, id__in=org_ids_in_scope(actor)
-        ).exists()
-    ):
-        raise PermissionDenied(_("Bạn không có quyền sửa hồ sơ của học sinh này."))
+    _authorise(actor, school_id=enrolment.school_id)
     locked = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
     if effective_on < locked.started_on:
         raise ValidationError(

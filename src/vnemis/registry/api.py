@@ -107,7 +107,9 @@ def person_list(
     limit: int = LIMIT,
 ):
     """Pupils and staff in your scope, by education ID; search by name or education ID and
-    filter by school. The persons listed are recorded in the audit log."""
+    filter by school. A name search (diacritics and case ignored; the name's start or a word
+    prefix inside it) is sorted alphabetically by the matched part of the name, and its cursors
+    are valid only for the same query. The persons listed are recorded in the audit log."""
     viewer = request.auth
     org = _organisation_filter(viewer, school, "school") if school else None
     return selectors.persons_page(viewer=viewer, q=q or "", school=org, cursor=cursor, limit=limit)
@@ -128,7 +130,7 @@ def person_get(request: HttpRequest, education_id: str = EDUCATION_ID):
     except PermissionDenied:
         raise not_found("Hồ sơ", "Person") from None
     sensitive = None
-    if can_read_sensitive(viewer):
+    if can_read_sensitive(viewer, person):
         health = selectors.health_records_of_person(viewer=viewer, person=person)
         sensitive = {
             "ethnicity": person.ethnicity,

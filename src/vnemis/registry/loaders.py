@@ -65,6 +65,7 @@ from .models import (
     StaffAssignment,
     Subject,
 )
+from .search import name_keys_frame
 
 CHUNK_ROWS = 50_000
 SAMPLE_ROWS = 5
@@ -564,6 +565,7 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
         key={"education_id": f"{table}.education_id"},
         compare=compare,
     )
+    _person_keys_drop_stale(ctx, table, state_col)
     sql.upsert(
         stage=table,
         state_col=state_col,
@@ -585,6 +587,52 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
         },
         params=(ctx.now_param, ctx.now_param),
     )
+    _person_keys_add_missing(ctx, table, state_col)
+
+
+# Name-search keys (``registry.search``) follow the persons set-wise: before the merge, the keys
+# of persons whose name or province changes are deleted; after it, persons of the chunk without
+# keys (new, renamed, moved) get theirs, built by Polars and bulk-inserted like staging rows.
+NAME_KEY_COLUMNS = [
+    Col("person_id", "bigint"),
+    Col("position", "smallint"),
+    Col("key", "text"),
+    Col("province_code", "text"),
+]
+
+
+def _person_keys_drop_stale(ctx: _Ctx, table: str, state_col: str) -> None:
+    sql = ctx.sql
+    changed = " OR ".join(
+        sql.distinct(f"p.{c}", f"s.{c}") for c in ("name_search", "province_code")
+    )
+    sql.execute(
+        f"""
+        DELETE FROM registry_personnamekey WHERE person_id IN (
+            SELECT p.id FROM {table} s JOIN registry_person p ON p.education_id = s.education_id
+            WHERE s.problem IS NULL AND s.{state_col} = 'u' AND ({changed}))
+        """  # noqa: S608 - identifiers come from code, never from input
+    )
+
+
+def _person_keys_add_missing(ctx: _Ctx, table: str, state_col: str) -> None:
+    sql = ctx.sql
+    rows = sql.fetchall(
+        f"""
+        SELECT p.id, p.name_search, p.province_code
+        FROM {table} s JOIN registry_person p ON p.education_id = s.education_id
+        WHERE s.problem IS NULL AND s.{state_col} IN ('i', 'u') AND NOT EXISTS (
+            SELECT 1 FROM registry_personnamekey k WHERE k.person_id = p.id)
+        """  # noqa: S608
+    )
+    if not rows:
+        return
+    persons = pl.DataFrame(
+        rows,
+        schema={"person_id": pl.Int64, "name_search": pl.String, "province_code": pl.String},
+        orient="row",
+    )
+    sql.stage_fill("registry_personnamekey", NAME_KEY_COLUMNS, name_keys_frame(persons))
 
 
 def _person_stage_frame(df: pl.DataFrame, *, pupils: bool) -> pl.DataFrame:
@@ -1165,9 +1213,9 @@ CHUNK_LOADERS: dict[str, Callable[[_Ctx, pl.DataFrame, EntityStats], None]] = {
 # the merge plans of the next chunks see real sizes (autovacuum lags far behind a bulk load).
 TARGET_TABLES = {
     "schools": ("orgs_organisation",),
-    "staff": ("registry_person", "registry_staffassignment"),
+    "staff": ("registry_person", "registry_personnamekey", "registry_staffassignment"),
     "classes": ("registry_schoolclass",),
-    "pupils": ("registry_person",),
+    "pupils": ("registry_person", "registry_personnamekey"),
     "enrolments": ("registry_enrolment", "registry_enrolmentstatuschange"),
     "subject_results": ("registry_subjectresult",),
     "result_summaries": ("registry_resultsummary",),

@@ -464,4 +464,7 @@ class HealthRecord(models.Model):
                 fields=["person", "measured_on"], name="uniq_health_measurement"
             ),
         ]
+
+
 from .models_rollover import *  # noqa
+from .models_search import *  # noqa

@@ -28,6 +28,7 @@ class RolloverRun(models.Model):
         RUNNING = "running", _("Đang chạy")
         SUCCEEDED = "succeeded", _("Hoàn thành")
         FAILED = "failed", _("Thất bại")
+        UNDOING = "undoing", _("Đang hoàn tác")
         UNDONE = "undone", _("Đã hoàn tác")
 
     job = models.OneToOneField("core.Job", on_delete=models.PROTECT, related_name="rollover")
@@ -39,6 +40,13 @@ class RolloverRun(models.Model):
     )
     created_to_year = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Who holds the run: every status change is a compare-and-set (PENDING/FAILED → RUNNING,
+    # SUCCEEDED/FAILED → UNDOING), which writes a fresh token here. Only the holder of the token
+    # moves the run on (each chunk re-checks it under the row lock) or marks it FAILED.
+    executor = models.CharField(max_length=32, blank=True, default="")
+    # Written by the holder at the claim and with every chunk: a run RUNNING (or UNDOING) whose
+    # heartbeat is old lost its worker, and only the operator may take it over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     planned = models.BooleanField(default=False)  # the class plan has been written
     cursor = models.BigIntegerField(default=0)  # last old enrolment id processed
     counts = models.JSONField(default=dict, blank=True)

@@ -23,11 +23,13 @@ correlated sub-queries instead of ``UPDATE … FROM``.
 from __future__ import annotations
 
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q
 from django.utils import timezone
@@ -440,6 +442,38 @@ def analyse(*, scope: Organisation, from_year: SchoolYear) -> Analysis:
     return result
 
 
+# --- preview as a job -----------------------------------------------------------------------
+
+PREVIEW_KIND = "registry.rollover_preview"
+
+
+def preview_execute(job_id) -> dict:
+    """Compute a preview job's analysis (on the worker) into ``job.result``; see
+    ``rollover_actions.rollover_preview_start``. A job already taken is left alone."""
+    from django.utils import translation
+
+    now = timezone.now()
+    if not Job.objects.filter(pk=job_id, kind=PREVIEW_KIND, status=Job.Status.PENDING).update(
+        status=Job.Status.RUNNING, started_at=now
+    ):
+        return {"skipped": True}
+    job = Job.objects.get(pk=job_id)
+    try:
+        scope = Organisation.objects.get(pk=job.params["scope_id"])
+        from_year = SchoolYear.objects.get(pk=job.params["from_year_id"])
+        with translation.override(job.params.get("lang") or None):
+            result = analyse(scope=scope, from_year=from_year).as_dict()
+    except Exception as exc:
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+        status=Job.Status.SUCCEEDED, result=result, done=1, total=1, finished_at=timezone.now()
+    )
+    return {"ok": result["ok"]}
+
+
 # --- plan -----------------------------------------------------------------------------------
 
 
@@ -639,44 +673,150 @@ def _finish_counts(run: RolloverRun) -> dict:
     }
 
 
+# --- who holds a run -----------------------------------------------------------------------
+#
+# A run is worked on by at most one executor (a worker, the CLI) or one undo at a time. Every
+# status change is a compare-and-set: ``UPDATE … SET status, executor = <fresh token> WHERE
+# status IN (<allowed>)``, which exactly one of two racing callers wins. The winner holds the
+# token; each chunk transaction begins by touching the run row with that token (the UPDATE also
+# locks the row until the chunk commits), so an executor that has lost the run stops at its next
+# chunk, and only the holder marks the run FAILED, SUCCEEDED or UNDONE.
+
+STALE_AFTER = timedelta(minutes=30)
+CLAIMABLE = (RolloverRun.Status.PENDING, RolloverRun.Status.FAILED)
+UNDOABLE = (RolloverRun.Status.SUCCEEDED, RolloverRun.Status.FAILED)
+
+
+class RolloverBusy(ValidationError):
+    """The run is held by someone else or has finished: refused, nothing was changed."""
+
+
+class RolloverLost(RolloverBusy):
+    """The executor no longer holds the run (the operator took a stale run over)."""
+
+
+def refusal(status: str) -> RolloverBusy:
+    """Why a run in ``status`` cannot be run (or undone) now, in Vietnamese and English."""
+    s = RolloverRun.Status
+    if status in (s.RUNNING, s.PENDING):
+        vi = _("Lần kết chuyển này đang được chạy; hãy chờ nó kết thúc.")
+        en = "This rollover is already being run; wait until it has finished."
+        code = "running"
+    elif status == s.UNDOING:
+        vi = _("Lần kết chuyển này đang được hoàn tác.")
+        en = "This rollover is being undone."
+        code = "undoing"
+    elif status == s.UNDONE:
+        vi = _("Lần kết chuyển này đã được hoàn tác.")
+        en = "This rollover was already undone."
+        code = "already_undone"
+    else:
+        vi = _("Lần kết chuyển này đã kết thúc.")
+        en = "This rollover has already finished."
+        code = "finished"
+    return RolloverBusy(f"{vi} / {en}", code=code)
+
+
+def claim(
+    run_id: int, *, allowed: tuple, to: str, takeover: bool = False
+) -> tuple[str | None, str]:
+    """Compare-and-set the run's status from ``allowed`` to ``to`` with a fresh token.
+
+    ``takeover`` (the operator only) also wins a run already in ``to`` whose holder has not
+    written a heartbeat for ``STALE_AFTER`` (its worker died). Returns (token or None, the
+    status before).
+    """
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    cond = Q(status__in=allowed)
+    if takeover:
+        cond |= Q(status=to) & (
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - STALE_AFTER)
+        )
+    before = RolloverRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    won = RolloverRun.objects.filter(cond, pk=run_id).update(
+        status=to, executor=token, heartbeat_at=now
+    )
+    return (token if won == 1 else None), before or ""
+
+
+def hold(run: RolloverRun, token: str, status: str) -> None:
+    """Inside a transaction: lock the run row if ``token`` still holds it, else stop."""
+    held = RolloverRun.objects.filter(pk=run.pk, status=status, executor=token).update(
+        heartbeat_at=timezone.now()
+    )
+    if held != 1:
+        raise RolloverLost(
+            _("Lần kết chuyển đã được một tiến trình khác tiếp quản.")
+            + " / Another process has taken this rollover over.",
+            code="lost",
+        )
+
+
 def execute(
-    run: RolloverRun, *, chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None
+    run: RolloverRun,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+    takeover: bool = False,
 ) -> RolloverRun:
-    """Run (or resume) a rollover to the end; the job shows progress; failures are recorded."""
+    """Run (or resume) a rollover to the end; the job shows progress; failures are recorded.
+
+    Refused (``RolloverBusy``) unless this call wins the run from PENDING or FAILED.
+    """
     run = RolloverRun.objects.select_related("job", "scope", "from_year", "to_year").get(pk=run.pk)
     if run.status in (RolloverRun.Status.SUCCEEDED, RolloverRun.Status.UNDONE):
         return run
     job = run.job
     now = timezone.now()
-    RolloverRun.objects.filter(pk=run.pk).update(status=RolloverRun.Status.RUNNING)
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.RUNNING, started_at=job.started_at or now, error=""
-    )
+    with transaction.atomic():
+        token, before = claim(
+            run.pk, allowed=CLAIMABLE, to=RolloverRun.Status.RUNNING, takeover=takeover
+        )
+        if token is None:
+            raise refusal(before)
+        job_from = [Job.Status.PENDING, Job.Status.FAILED]
+        if takeover:
+            job_from.append(Job.Status.RUNNING)
+        Job.objects.filter(pk=job.pk, status__in=job_from).update(
+            status=Job.Status.RUNNING, started_at=job.started_at or now, error=""
+        )
+    RUNNING = RolloverRun.Status.RUNNING
     try:
-        plan(run)
+        with transaction.atomic():
+            hold(run, token, RUNNING)
+            plan(run)
         run.refresh_from_db()
         total = Job.objects.values_list("total", flat=True).get(pk=job.pk)
         done = Job.objects.values_list("done", flat=True).get(pk=job.pk)
         while True:
             with transaction.atomic():
+                hold(run, token, RUNNING)
                 moved = _chunk(run, chunk_size=chunk_size, actor_id=run.created_by_id)
             if not moved:
                 break
             done += moved
             if progress:
                 progress(done, total)
+    except RolloverLost:
+        raise  # the new holder owns the status now
     except Exception as exc:
-        RolloverRun.objects.filter(pk=run.pk).update(status=RolloverRun.Status.FAILED)
-        Job.objects.filter(pk=job.pk).update(
-            status=Job.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
+        # Only the holder records the failure: a refused second executor never reaches here.
+        with transaction.atomic():
+            if RolloverRun.objects.filter(pk=run.pk, status=RUNNING, executor=token).update(
+                status=RolloverRun.Status.FAILED
+            ):
+                Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                    status=Job.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+                )
         raise
     with transaction.atomic():
+        hold(run, token, RUNNING)
         counts = _finish_counts(run)
-        RolloverRun.objects.filter(pk=run.pk).update(
+        RolloverRun.objects.filter(pk=run.pk, executor=token).update(
             status=RolloverRun.Status.SUCCEEDED, counts=counts
         )
-        Job.objects.filter(pk=job.pk).update(
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
             status=Job.Status.SUCCEEDED, finished_at=timezone.now(), result=counts
         )
         audit_record(
@@ -824,14 +964,21 @@ def undo(
     run: RolloverRun,
     *,
     actor,
+    token: str,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
 ) -> dict:
-    """Reverse what ``run`` did, chunk by chunk; the caller has checked ``undo_problems``."""
+    """Reverse what ``run`` did, chunk by chunk.
+
+    The caller has checked ``undo_problems`` and won the run into UNDOING with ``token``
+    (``rollover_actions.rollover_undo``); each chunk and the last step re-check that token.
+    """
+    UNDOING = RolloverRun.Status.UNDOING
     remaining = RolloverEnrolment.objects.filter(run=run).count()
     undone = 0
     while True:
         with transaction.atomic():
+            hold(run, token, UNDOING)
             n = _undo_chunk(run, chunk_size=chunk_size)
         if not n:
             break
@@ -839,6 +986,7 @@ def undo(
         if progress:
             progress(undone, remaining)
     with transaction.atomic():
+        hold(run, token, UNDOING)
         created_ids = list(
             RolloverClass.objects.filter(run=run).values_list("school_class_id", flat=True)
         )
@@ -880,7 +1028,9 @@ def undo(
             undone_at=now,
             counts={**run.counts, "undo": counts},
         )
-        Job.objects.filter(pk=run.job_id).update(status=Job.Status.UNDONE, done=0)
+        Job.objects.filter(pk=run.job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.UNDONE, done=0
+        )
         audit_record(
             actor=actor,
             action="delete",

@@ -2,23 +2,39 @@
 
 The CLI (``vnemis rollover``), the pages and tasks call these; the set-wise work is in
 ``vnemis.registry.rollover``. A run needs write permission over the scope node (a school, a
-Department, the Ministry): a school rolls over itself, a Department all its schools.
+Department, the Ministry): a school rolls over itself, a Department all its schools. It is work
+for people of a school, a Department or the Ministry (or a superuser): API clients (the SYSTEM
+role, though a writer of records) may neither preview, run nor undo it.
+
+Status changes are compare-and-set (see "who holds a run" in ``vnemis.registry.rollover``): a
+run is resumed only from PENDING or FAILED, undone only from SUCCEEDED or FAILED under a row
+lock, so two workers or a double POST cannot both act on one run.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from vnemis.core.audit import audit_record
 from vnemis.core.models import Job
-from vnemis.orgs.models import Organisation
+from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import can_write, org_ids_in_scope
 
 from . import rollover as engine
 from .models import SchoolYear
 from .models_rollover import RolloverRun, RolloverSchool
+
+RolloverBusy = engine.RolloverBusy
+
+# People who may roll a year over. ``orgs.scope.WRITERS`` also holds SYSTEM (API clients that
+# write records); the rollover is deliberately narrower.
+ROLLOVER_ROLES = {User.Role.SCHOOL, User.Role.DEPARTMENT, User.Role.MINISTRY}
 
 
 class RolloverBlocked(ValidationError):
@@ -38,6 +54,7 @@ def _authorise(actor, scope: Organisation) -> None:
         return
     if (
         not actor.is_authenticated
+        or not (actor.is_superuser or actor.role in ROLLOVER_ROLES)
         or not can_write(actor)
         or not Organisation.objects.filter(id=scope.pk, id__in=org_ids_in_scope(actor)).exists()
     ):
@@ -172,22 +189,38 @@ def rollover_get(*, actor, job_id) -> RolloverRun:
 
 
 def rollover_resume(
-    *, actor, job: Job, enqueue: bool = True, progress: engine.Progress | None = None
+    *,
+    actor,
+    job: Job,
+    enqueue: bool = True,
+    progress: engine.Progress | None = None,
+    takeover: bool = False,
 ) -> Job:
-    """Continue a failed or interrupted run from where it stopped."""
+    """Continue a failed or interrupted run from where it stopped.
+
+    Refused while another executor runs it (or an undo is under way). ``takeover`` (operator's
+    shell only) wins a RUNNING run whose worker has written no heartbeat for
+    ``engine.STALE_AFTER``.
+    """
     run = _run_of(job)
     _authorise(actor, run.scope)
-    if run.status in (RolloverRun.Status.SUCCEEDED, RolloverRun.Status.UNDONE):
-        raise ValidationError(
-            _("Lần kết chuyển này đã kết thúc.") + " / This rollover has already finished.",
-            code="finished",
+    if takeover and actor is not None:
+        raise PermissionDenied(
+            _("Chỉ người vận hành mới được tiếp quản một lần kết chuyển.")
+            + " / Only the operator may take a rollover over."
         )
-    if enqueue:
+    if run.status not in engine.CLAIMABLE and not (
+        takeover and run.status == RolloverRun.Status.RUNNING
+    ):
+        raise engine.refusal(run.status)
+    if enqueue and not takeover:
         from .tasks import rollover_execute
 
+        # A second resume of the same run only enqueues a task that the claim in ``execute``
+        # turns away; the status is not touched here.
         transaction.on_commit(lambda: rollover_execute.enqueue(run.pk))
     else:
-        engine.execute(run, progress=progress)
+        engine.execute(run, progress=progress, takeover=takeover)
     job.refresh_from_db()
     return job
 
@@ -198,22 +231,135 @@ def rollover_undo(
     job: Job,
     chunk_size: int = engine.DEFAULT_CHUNK,
     progress: engine.Progress | None = None,
+    takeover: bool = False,
 ) -> dict:
-    """Reverse exactly what the run did; refused if its new-year data has changed since."""
+    """Reverse exactly what the run did; refused if its new-year data has changed since.
+
+    The run row is locked (``select_for_update``) while it is checked and moved to UNDOING in
+    one transaction, so of two undos (a double POST) or an undo and a resume only one proceeds.
+    If the undo fails part-way the run goes back to its status before, and can be undone again
+    (each chunk is whole). ``takeover`` (operator only) continues a stale UNDOING run.
+    """
     run = _run_of(job)
     _authorise(actor, run.scope)
-    if run.status == RolloverRun.Status.UNDONE:
-        raise ValidationError(
-            _("Lần kết chuyển này đã được hoàn tác.") + " / This rollover was already undone.",
-            code="already_undone",
+    if takeover and actor is not None:
+        raise PermissionDenied(
+            _("Chỉ người vận hành mới được tiếp quản một lần kết chuyển.")
+            + " / Only the operator may take a rollover over."
         )
-    if run.status in (RolloverRun.Status.PENDING, RolloverRun.Status.RUNNING):
-        raise ValidationError(
-            _("Lần kết chuyển đang chạy; hãy chờ nó kết thúc rồi hoàn tác.")
-            + " / The rollover is still running; undo it when it has finished.",
-            code="running",
+    UNDOING = RolloverRun.Status.UNDOING
+    with transaction.atomic():
+        locked = (
+            RolloverRun.objects.select_for_update(of=("self",))
+            .select_related("scope", "from_year", "to_year", "job")
+            .get(pk=run.pk)
         )
-    problems = engine.undo_problems(run)
-    if problems:
-        raise RolloverBlocked(problems)
-    return engine.undo(run, actor=_actor(actor), chunk_size=chunk_size, progress=progress)
+        stale = locked.heartbeat_at is None or (
+            locked.heartbeat_at < timezone.now() - engine.STALE_AFTER
+        )
+        if locked.status not in engine.UNDOABLE and not (
+            takeover and locked.status == UNDOING and stale
+        ):
+            raise engine.refusal(locked.status)
+        problems = engine.undo_problems(locked)
+        if problems:
+            raise RolloverBlocked(problems)
+        token, before = engine.claim(
+            locked.pk, allowed=engine.UNDOABLE, to=UNDOING, takeover=takeover
+        )
+        if token is None:  # cannot happen under the lock; refuse rather than guess
+            raise engine.refusal(before)
+        job_before = Job.objects.values_list("status", flat=True).get(pk=locked.job_id)
+        job_from = [Job.Status.SUCCEEDED, Job.Status.FAILED]
+        if takeover:
+            job_from.append(Job.Status.RUNNING)
+        # Job has no "undoing" status: it shows RUNNING (the page polls) until UNDONE.
+        Job.objects.filter(pk=locked.job_id, status__in=job_from).update(status=Job.Status.RUNNING)
+    try:
+        return engine.undo(
+            locked, actor=_actor(actor), token=token, chunk_size=chunk_size, progress=progress
+        )
+    except engine.RolloverLost:
+        raise
+    except Exception:
+        with transaction.atomic():
+            back = before if before in engine.UNDOABLE else RolloverRun.Status.FAILED
+            if RolloverRun.objects.filter(pk=locked.pk, status=UNDOING, executor=token).update(
+                status=back
+            ):
+                Job.objects.filter(pk=locked.job_id, status=Job.Status.RUNNING).update(
+                    status=job_before if job_before != Job.Status.RUNNING else Job.Status.FAILED
+                )
+        raise
+
+
+# --- preview of a large scope, as a job -----------------------------------------------------
+#
+# Choice: a preview of more than PREVIEW_INLINE_MAX_SCHOOLS schools (a large Department, the
+# Ministry: up to ~50 000 schools and 24 M enrolments) is never computed in the web request.
+# It runs as a Job on the worker and the page polls it (htmx), like a run. A cache alone would
+# still do the national analysis inside whichever request misses it, and a cheap "data
+# version" to key it on does not exist at that size (max(updated_at) over the scope is itself
+# the heavy query). The finished job doubles as the cache: a job for the same scope, year and
+# language younger than PREVIEW_REUSE is shown again (also to other users allowed on that
+# scope: the preview holds counts, no pupil data) unless the user presses "refresh". The run
+# itself always re-analyses under its claim, so a slightly old preview cannot cause a wrong
+# run. Small scopes (a school, a small Department) stay inline: quick, and always fresh.
+
+PREVIEW_INLINE_MAX_SCHOOLS = 200
+PREVIEW_REUSE = timedelta(seconds=120)
+
+
+def preview_in_background(scope: Organisation) -> bool:
+    """Whether a preview of ``scope`` runs as a job (one count over the closure table)."""
+    return engine.school_ids_in(scope).count() > PREVIEW_INLINE_MAX_SCHOOLS
+
+
+def rollover_preview_start(
+    *, actor, scope: Organisation, from_year: SchoolYear, refresh: bool = False
+) -> Job:
+    """A preview job for ``scope``: a recent (or still running) one, or a new queued one."""
+    _authorise(actor, scope)
+    lang = translation.get_language() or settings.LANGUAGE_CODE
+    if not refresh:
+        recent = (
+            Job.objects.filter(
+                kind=engine.PREVIEW_KIND,
+                params__scope_id=scope.pk,
+                params__from_year_id=from_year.pk,
+                params__lang=lang,
+                status__in=[Job.Status.PENDING, Job.Status.RUNNING, Job.Status.SUCCEEDED],
+                created_at__gte=timezone.now() - PREVIEW_REUSE,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if recent is not None:
+            return recent
+    job = Job.objects.create(
+        kind=engine.PREVIEW_KIND,
+        params={
+            "scope": scope.code,
+            "scope_id": scope.pk,
+            "from_year": from_year.code,
+            "from_year_id": from_year.pk,
+            "lang": lang,
+        },
+        total=1,
+        created_by=_actor(actor),
+    )
+    from .tasks import rollover_preview as preview_task
+
+    transaction.on_commit(lambda: preview_task.enqueue(str(job.pk)))
+    return job
+
+
+def rollover_preview_get(*, actor, job_id) -> tuple[Job, Organisation, SchoolYear]:
+    """A preview job, its scope and year, if the actor may preview that scope."""
+    job = Job.objects.filter(pk=job_id, kind=engine.PREVIEW_KIND).first()  # a UUID (the URL)
+    scope = job and Organisation.objects.filter(pk=job.params.get("scope_id")).first()
+    year = job and SchoolYear.objects.filter(pk=job.params.get("from_year_id")).first()
+    if not job or scope is None or year is None:
+        raise PermissionDenied(_("Không tìm thấy bản xem trước này.") + " / No such preview.")
+    _authorise(actor, scope)
+    return job, scope, year

@@ -34,6 +34,7 @@ from .models import (
     StaffAssignment,
     SubjectResult,
 )
+from .search import search_education_id, search_names
 
 
 def schools_visible(
@@ -97,71 +98,35 @@ def persons_visible(*, viewer: User) -> QuerySet[Person]:
     return Person.objects.filter(id__in=person_ids_in_scope(viewer))
 
 
-# Name-first search for organisation-scoped viewers: candidates come from the name indexes in id
-# order, a batch at a time, and only those ids are checked against the scope (an index probe on
-# the enrolment's pupil, then the closure). ``id IN (every person in scope)`` instead made
-# PostgreSQL hash a Ministry's whole enrolment table on every query (bench/search.py).
-SEARCH_BATCH = 200
-SEARCH_MAX_BATCHES = 4
+def _is_education_id(q: str) -> bool:
+    return is_valid_education_id(q) or (q.isdigit() and len(q) == 12)
 
 
-def _ids_in_scope(viewer: User, ids: list[int]) -> set[int]:
-    orgs = org_ids_in_scope(viewer)
-    pupils = Enrolment.objects.filter(pupil_id__in=ids, school_id__in=orgs).values_list("pupil_id")
-    staff = StaffAssignment.objects.filter(person_id__in=ids, school_id__in=orgs).values_list(
-        "person_id"
-    )
-    return {row[0] for row in pupils.union(staff)}
-
-
-def _persons_matching(*, viewer: User, match: Q, after: int, limit: int) -> list[Person]:
-    """Persons (ascending id, after ``after``) in the viewer's scope matching ``match``."""
-    if viewer.role in (User.Role.TEACHER, User.Role.CITIZEN) or not viewer.is_authenticated:
-        scoped = persons_visible(viewer=viewer).filter(match, id__gt=after)  # a small set
-        return list(scoped.order_by("id")[:limit])
-    found: list[Person] = []
-    cursor = after
-    for _batch in range(SEARCH_MAX_BATCHES):
-        batch = list(Person.objects.filter(match, id__gt=cursor).order_by("id")[:SEARCH_BATCH])
-        if not batch:
-            return found
-        visible = _ids_in_scope(viewer, [p.id for p in batch])
-        found += [p for p in batch if p.id in visible]
-        if len(found) >= limit or len(batch) < SEARCH_BATCH:
-            return found[:limit]
-        cursor = batch[-1].id
-    # The name is far commoner than the scope is wide: intersect from the scope's side instead.
-    rest = persons_visible(viewer=viewer).filter(match, id__gt=cursor).order_by("id")
-    return found + list(rest[: limit - len(found)])
-
-
-def persons_search(*, viewer: User, q: str, after: int = 0, limit: int = 50) -> list[Person]:
+def persons_search(*, viewer: User, q: str, after: str | None = None, limit: int = 50) -> Page:
     """Name search ignoring diacritics and case, or an exact education ID; scoped; keyset-paged.
 
-    A name query matches names that start with it or contain it as whole words
-    ("nguyen van an" finds "Nguyễn Văn An"; "van an" finds it too). Listing persons is itself a
-    read of personal data, so one audit entry records the query's result ids.
+    A name query matches names that start with it or contain it as whole-word prefixes
+    ("nguyen van an" finds "Nguyễn Văn An"; "van an" and "an" find it too), in alphabetical
+    order of the matched part, each person once (``registry.search``). ``after`` is the
+    ``next_cursor`` of the previous page (opaque; ``CursorError`` if not issued for this query).
+    Listing persons is itself a read of personal data, so one audit entry records the page's ids.
     """
     q = q.strip()
-    if is_valid_education_id(q) or (q.isdigit() and len(q) == 12):
-        match = Q(education_id=q)
+    if _is_education_id(q):
+        page = Page(items=search_education_id(viewer=viewer, education_id=q), next_cursor=None)
     else:
-        key = search_key(q)
-        if not key:
-            return []
-        match = Q(name_search__startswith=key) | Q(name_search__contains=" " + key)
-    rows = _persons_matching(viewer=viewer, match=match, after=after, limit=limit)
-    if rows:
+        page = search_names(viewer=viewer, key=search_key(q), cursor=after, limit=limit)
+    if page.items:
         audit_record(
             actor=viewer,
             action="read",
             object_type="person_list",
             detail={
                 "query": "education_id" if q.isdigit() else "name",
-                "ids": [p.id for p in rows],
+                "ids": [p.id for p in page.items],
             },
         )
-    return rows
+    return page
 
 
 def person_get(*, viewer: User, person_id: int) -> Person:
@@ -225,7 +190,7 @@ def results_of_enrolment(*, viewer: User, enrolment: Enrolment) -> QuerySet[Subj
 
 def health_records_of_person(*, viewer: User, person: Person) -> QuerySet[HealthRecord]:
     """Health data is sensitive: only roles that need it see it (and only in scope)."""
-    if not can_read_sensitive(viewer):
+    if not can_read_sensitive(viewer, person):
         raise PermissionDenied(_("Vai trò của bạn không được xem dữ liệu sức khoẻ."))
     if not persons_visible(viewer=viewer).filter(pk=person.pk).exists():
         raise PermissionDenied(_("Hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn."))
@@ -383,25 +348,29 @@ def persons_page(
 ) -> Page:
     """Persons in scope, by name (diacritics ignored) or education ID, and by school; audited.
 
-    Sorted by education ID so the cursor carries no internal id. ``school`` must already be
-    checked to be in the viewer's scope. One audit entry records the ids handed out.
+    Sorted by education ID so the cursor carries no internal id; a name search is sorted and
+    paged by ``registry.search`` instead (alphabetically by the matched part of the name).
+    ``school`` must already be checked to be in the viewer's scope. One audit entry records the
+    ids handed out.
     """
-    qs = persons_visible(viewer=viewer)
     q = q.strip()
-    if q:
-        if is_valid_education_id(q) or (q.isdigit() and len(q) == 12):
-            qs = qs.filter(education_id=q)
-        else:
-            key = search_key(q)
-            if not key:
-                return Page(items=[], next_cursor=None)
-            qs = qs.filter(Q(name_search__startswith=key) | Q(name_search__contains=" " + key))
-    if school is not None:
-        qs = qs.filter(
-            Q(id__in=Enrolment.objects.filter(school=school).values("pupil_id"))
-            | Q(id__in=StaffAssignment.objects.filter(school=school).values("person_id"))
+    if q and not _is_education_id(q):
+        # By name: the search engine's order (the matched part of the name) and its cursors.
+        page = search_names(
+            viewer=viewer, key=search_key(q), cursor=cursor, limit=limit, school=school
         )
-    page = keyset_page(qs, order=("education_id",), cursor=cursor, limit=limit, namespace="persons")
+    else:
+        qs = persons_visible(viewer=viewer)
+        if q:
+            qs = qs.filter(education_id=q)
+        if school is not None:
+            qs = qs.filter(
+                Q(id__in=Enrolment.objects.filter(school=school).values("pupil_id"))
+                | Q(id__in=StaffAssignment.objects.filter(school=school).values("person_id"))
+            )
+        page = keyset_page(
+            qs, order=("education_id",), cursor=cursor, limit=limit, namespace="persons"
+        )
     if page.items:
         audit_record(
             actor=viewer,

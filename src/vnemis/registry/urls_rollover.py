@@ -8,6 +8,7 @@ app_name = "rollover"
 
 urlpatterns = [
     path("", views.preview, name="preview"),
+    path("preview/<uuid:job_id>/", views.preview_job, name="preview_job"),
     path("run/", views.run, name="run"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/progress/", views.job_progress, name="progress"),

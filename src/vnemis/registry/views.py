@@ -17,6 +17,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from vnemis.core.pagination import CursorError, Page
 from vnemis.geo.models import Commune, Province
 from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import can_read_sensitive
@@ -26,6 +27,7 @@ from .models import ACTIVE_STATUSES, Period, ResultSummary, Sex
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 100
+CURSOR_MAX_LENGTH = 512
 
 # Ratings stored as short codes (Circular 22/2021 and 27/2020), shown as words.
 RATING_LABELS = {
@@ -300,7 +302,7 @@ def person_detail(request, person_id: int):
     """A person's record as far as the viewer may see it; every view is audited."""
     user = request.user
     person = selectors.person_get(viewer=user, person_id=person_id)
-    sensitive = can_read_sensitive(user)
+    sensitive = can_read_sensitive(user, person)
     enrolments = list(selectors.enrolments_of_person(viewer=user, person=person)[:50])
     tables = _results_by_enrolment(
         selectors.results_of_person(viewer=user, person=person),
@@ -338,18 +340,24 @@ def person_detail(request, person_id: int):
 def search(request):
     """Find persons in scope by name (diacritics and case ignored) or by education ID."""
     q = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
-    try:
-        after = max(int(request.GET.get("after", "0")), 0)
-    except ValueError:
-        after = 0
-    rows = (
-        selectors.persons_search(viewer=request.user, q=q, after=after, limit=PAGE_SIZE)
-        if q
-        else []
-    )
-    next_after = rows[-1].pk if len(rows) == PAGE_SIZE else ""
+    # ``after`` is the opaque cursor of the previous page; one not issued for this query (edited,
+    # stale, from another search) simply starts again from the first page.
+    after = request.GET.get("after", "")[:CURSOR_MAX_LENGTH] or None
+    page = Page(items=[], next_cursor=None)
+    if q:
+        try:
+            page = selectors.persons_search(viewer=request.user, q=q, after=after, limit=PAGE_SIZE)
+        except CursorError:
+            after = None
+            page = selectors.persons_search(viewer=request.user, q=q, limit=PAGE_SIZE)
     return render(
         request,
         "registry/search.html",
-        {"q": q, "results": rows, "next_after": next_after, "searched": bool(q)},
+        {
+            "q": q,
+            "results": page.items,
+            "next_after": page.next_cursor or "",
+            "is_first_page": after is None,
+            "searched": bool(q),
+        },
     )

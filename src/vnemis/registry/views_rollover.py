@@ -1,7 +1,9 @@
 """Pages of the year-end rollover: preview with checks, run, follow the job, undo.
 
-Views only translate HTTP to ``rollover_actions`` (which check scope and permission) and
+Views only translate HTTP to ``rollover_actions`` (which check scope, role and permission) and
 render. The run is queued on the worker; its page polls the job's progress every 2 s (htmx).
+A preview of a large scope is a job too (``rollover_actions.rollover_preview_start``): the page
+polls it the same way and offers "refresh" to compute it again.
 """
 
 from django.contrib import messages
@@ -22,8 +24,11 @@ from .models import SchoolYear
 from .models_rollover import RolloverRun
 from .rollover_actions import (
     RolloverBlocked,
+    preview_in_background,
     rollover_get,
     rollover_preview,
+    rollover_preview_get,
+    rollover_preview_start,
     rollover_run,
     rollover_undo,
 )
@@ -60,22 +65,55 @@ def _scope_and_year(request, data) -> tuple[Organisation, SchoolYear | None]:
     return scope, year
 
 
+def _preview_context(p: dict) -> dict:
+    return {
+        "preview": p,
+        "count_rows": [(label, p["counts"].get(k, 0)) for k, label in COUNT_LABELS],
+    }
+
+
 @login_required
 @require_GET
 def preview(request):
-    """The counts and checks of a rollover of the chosen scope and year."""
+    """The counts and checks of a rollover of the chosen scope and year.
+
+    Inline for small scopes; for large ones a preview job is started (or a recent one reused)
+    and the page polls it.
+    """
     scope, year = _scope_and_year(request, request.GET)
     context = {"scope": scope, "year": year, "years": SchoolYear.objects.all()}
     if year is not None:
-        p = rollover_preview(actor=request.user, scope=scope, from_year=year)
-        context["preview"] = p
-        context["count_rows"] = [(label, p["counts"].get(k, 0)) for k, label in COUNT_LABELS]
+        if preview_in_background(scope):
+            job = rollover_preview_start(
+                actor=request.user,
+                scope=scope,
+                from_year=year,
+                refresh=request.GET.get("refresh") == "1",
+            )
+            job.refresh_from_db()  # the immediate backend (tests) may have finished it
+            context["preview_job"] = job
+            if job.status == Job.Status.SUCCEEDED:
+                context.update(_preview_context(job.result))
+        else:
+            p = rollover_preview(actor=request.user, scope=scope, from_year=year)
+            context.update(_preview_context(p))
         context["runs"] = (
             RolloverRun.objects.filter(scope=scope, from_year=year)
             .select_related("job", "to_year")
             .order_by("-created_at")[:10]
         )
     return render(request, "registry/rollover.html", context)
+
+
+@login_required
+@require_GET
+def preview_job(request, job_id):
+    """The preview block of a large scope, polled by htmx until its job has finished."""
+    job, scope, year = rollover_preview_get(actor=request.user, job_id=job_id)
+    context = {"scope": scope, "year": year, "preview_job": job}
+    if job.status == Job.Status.SUCCEEDED:
+        context.update(_preview_context(job.result))
+    return render(request, "registry/rollover_preview.html", context)
 
 
 @login_required
@@ -97,6 +135,7 @@ def run(request):
 
 
 def _job_context(run: RolloverRun) -> dict:
+    run.refresh_from_db()
     job: Job = run.job
     job.refresh_from_db()
     percent = int(100 * job.done / job.total) if job.total else 0
@@ -104,8 +143,10 @@ def _job_context(run: RolloverRun) -> dict:
         "run": run,
         "job": job,
         "percent": percent,
-        "running": job.status in (Job.Status.PENDING, Job.Status.RUNNING),
-        "can_undo": job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED),
+        "running": run.status
+        in (RolloverRun.Status.PENDING, RolloverRun.Status.RUNNING, RolloverRun.Status.UNDOING),
+        # From the run, not the job: a run is FAILED only once its executor has stopped.
+        "can_undo": run.status in (RolloverRun.Status.SUCCEEDED, RolloverRun.Status.FAILED),
     }
 
 

@@ -3,6 +3,8 @@
 ``preview`` prints the counts and the checks; ``run`` runs the job here with a progress bar
 (``--enqueue`` hands it to the worker and follows its progress instead); ``undo --job ID``
 reverses a run; ``resume --job ID`` continues a failed one. Errors are "Vietnamese / English".
+A run whose worker died stays RUNNING (or UNDOING) and is refused; ``--takeover`` (operator
+only, after ``STALE_AFTER`` without a heartbeat) continues it here.
 """
 
 import json
@@ -47,6 +49,11 @@ class Command(BaseCommand):
         parser.add_argument("--enqueue", action="store_true", help="Run on the worker")
         parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
         parser.add_argument("--json", action="store_true", help="Print the preview as JSON")
+        parser.add_argument(
+            "--takeover",
+            action="store_true",
+            help="resume/undo: take over a run whose worker stopped (no heartbeat for 30 min)",
+        )
 
     def handle(self, *args, action, **opts):
         actor = None
@@ -151,7 +158,12 @@ class Command(BaseCommand):
         if job is None:
             raise CommandError(f"Không có lần kết chuyển / No such rollover job: {opts['job']}")
         if action == "resume":
-            job = rollover_resume(actor=actor, job=job, enqueue=opts["enqueue"])
+            job = rollover_resume(
+                actor=actor,
+                job=job,
+                enqueue=opts["enqueue"] and not opts["takeover"],
+                takeover=opts["takeover"],
+            )
             if opts["enqueue"]:
                 job = self._follow(job)
             return self._report(job)
@@ -161,6 +173,7 @@ class Command(BaseCommand):
             job=job,
             chunk_size=opts["chunk_size"],
             progress=lambda done, total: bar.update(done - bar.n),
+            takeover=opts["takeover"],
         )
         bar.close()
         self.stdout.write(
