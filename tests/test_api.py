@@ -279,15 +279,18 @@ def test_sensitive_fields_hidden_from_department_shown_to_school(client, tree, p
         bmi=15.4,
         province_code="01",
     )
+    an.permanent_address = "12 Phố Huế"
+    an.save()
     department = call(client, f"/persons/{an.education_id}", tokens["department"])
     assert department.status_code == 200
     assert department.json()["sensitive"] is None
-    assert "Kinh" not in department.content.decode()
-    assert "125" not in department.content.decode()
+    for hidden in ("Kinh", "125", "Phố Huế"):
+        assert hidden not in department.content.decode()
 
     school = call(client, f"/persons/{an.education_id}", tokens["school"]).json()
     assert school["sensitive"]["ethnicity"]["code"] == "01"
     assert school["sensitive"]["health_records"][0]["height_cm"] == 125.0
+    assert school["sensitive"]["permanent_address"] == "12 Phố Huế"
 
 
 @pytest.mark.django_db

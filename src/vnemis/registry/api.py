@@ -121,8 +121,9 @@ def person_list(
 def person_get(request: HttpRequest, education_id: str = EDUCATION_ID):
     """One person's record; the read is recorded in the audit log.
 
-    The citizen ID is only ever shown masked. Ethnicity, disability, policy categories and
-    health records (``sensitive``) are null unless your role needs them (Decree 13/2023).
+    The citizen ID is only ever shown masked. Ethnicity, disability, policy categories, place of
+    birth, address and health records (``sensitive``) are null unless your role needs them and
+    the person is in your scope today (Decree 13/2023).
     """
     viewer = request.auth
     try:
@@ -136,6 +137,14 @@ def person_get(request: HttpRequest, education_id: str = EDUCATION_ID):
             "ethnicity": person.ethnicity,
             "disability": person.disability,
             "policy_categories": person.policy_categories,
+            "birth_province_code": (
+                person.birth_province.code if person.birth_province_id else None
+            ),
+            "birth_place": person.birth_place,
+            "permanent_commune_code": (
+                person.permanent_commune.code if person.permanent_commune_id else None
+            ),
+            "permanent_address": person.permanent_address,
             "health_records": list(health[:HEALTH_RECORDS_SHOWN]),
         }
     return {
@@ -147,12 +156,6 @@ def person_get(request: HttpRequest, education_id: str = EDUCATION_ID):
         "birth_date": person.birth_date,
         "sex": person.sex,
         "nationality": person.nationality,
-        "birth_province_code": person.birth_province.code if person.birth_province_id else None,
-        "birth_place": person.birth_place,
-        "permanent_commune_code": (
-            person.permanent_commune.code if person.permanent_commune_id else None
-        ),
-        "permanent_address": person.permanent_address,
         "citizen_id_masked": _masked_citizen_id(person),
         "sensitive": sensitive,
     }

@@ -63,6 +63,11 @@ class SensitiveOut(Schema):
     ethnicity: EthnicityOut
     disability: str
     policy_categories: list[str]
+    # Location is sensitive too (DOMAIN.md §11): where a child lives and was born.
+    birth_province_code: str | None
+    birth_place: str
+    permanent_commune_code: str | None
+    permanent_address: str
     health_records: list[HealthRecordOut]
 
 
@@ -75,10 +80,6 @@ class PersonOut(Schema):
     birth_date: date
     sex: str
     nationality: str
-    birth_province_code: str | None
-    birth_place: str
-    permanent_commune_code: str | None
-    permanent_address: str
     citizen_id_masked: str | None
     sensitive: SensitiveOut | None = None
 
