@@ -322,3 +322,10 @@ def test_edited_anchor_is_rejected(users, pupils, tmp_path):
     anchor.write_text(json.dumps(record))
     with pytest.raises(CommandError):
         call_command("audit", "verify", "--anchor", str(anchor))
+
+
+def test_class_roster_read_names_every_pupil_in_the_audit_log(users, pupils):
+    cls = Enrolment.objects.get(pupil=pupils["an"]).school_class
+    selectors.class_roster(viewer=users["school"], school_class=cls)
+    entry = AuditEntry.objects.filter(object_type="class_roster").last()
+    assert entry.detail["ids"] == [pupils["an"].pk]
