@@ -175,7 +175,8 @@ def class_roster(*, viewer: User, school_class: SchoolClass) -> list[Enrolment]:
             action="read",
             object_type="class_roster",
             object_ids=[school_class.pk],
-            detail={"pupils": len(rows)},
+            # The roster shows each pupil: name them, so "who read my record" finds this read.
+            detail={"pupils": len(rows), "ids": [e.pupil_id for e in rows]},
         )
     return rows
 
