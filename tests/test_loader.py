@@ -383,6 +383,18 @@ def test_citizen_id_encrypted_never_clear(dataset):
         assert clear not in {str(v) for v in row.values()}
 
 
+def test_a_file_without_citizen_id_never_erases_one_on_record(dataset):
+    directory, data = dataset
+    _load(directory)
+    person = Enrolment.objects.get(pupil_code="HS003").pupil
+    data["pupils"][3]["citizen_id"] = ""
+    _write(directory, "pupils", data["pupils"])
+    changes = _changes(_load(directory))
+    assert changes["pupils"] == (0, 0)
+    person.refresh_from_db()
+    assert person.citizen_id_index == blind_index("001217000003") and person.version == 1
+
+
 def test_education_ids_valid_unique_and_kept(dataset):
     directory, data = dataset
     _load(directory)

@@ -557,6 +557,17 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
             """  # noqa: S608
         )
     values = {c.name: c.name for c in PERSON_COLUMNS}
+    # A file without a citizen ID never erases one already on record (another school, the
+    # identity service or a correction may have supplied it).
+    sql.execute(
+        f"""
+        UPDATE {table} SET citizen_id_ciphertext = p.citizen_id_ciphertext,
+            citizen_id_index = p.citizen_id_index, citizen_id_last3 = p.citizen_id_last3
+        FROM registry_person p
+        WHERE p.education_id = {table}.education_id AND {table}.problem IS NULL
+          AND COALESCE({table}.citizen_id_index, '') = '' AND p.citizen_id_index <> ''
+        """  # noqa: S608 - identifiers come from code, never from input
+    )
     compare = {c: f"{table}.{c}" for c in PERSON_COMPARED}
     sql.mark_state(
         stage=table,
