@@ -8,6 +8,7 @@ import io
 import json
 import re
 from datetime import date, timedelta
+from functools import partial
 from operator import itemgetter
 
 import pytest
@@ -620,3 +621,308 @@ def test_token_command_creates_and_revokes(client, users, pupils):
     assert ApiToken.objects.get(prefix=raw[:8]).revoked_at <= timezone.now()
     assert call(client, "/units/provinces", raw).status_code == 401
     assert AuditEntry.objects.filter(object_type="api_token").count() == 2
+
+
+# --- list endpoints at scale: the same rows as the plain scope rules, by every read path ---
+
+
+@pytest.fixture
+def list_world(tree, school_year, pupils, users, many_pupils):
+    """More shapes of data: a pupil who moved from school A (last year) to school C, a staff
+    post at school B, a person with neither (only an operator reaches them), an operator."""
+    from vnemis.orgs.models import User
+    from vnemis.registry.models import Ethnicity, StaffAssignment
+
+    last_year = SchoolYear.objects.create(
+        code="2024-2025", start_year=2024, starts_on=date(2024, 9, 5), ends_on=date(2025, 5, 31)
+    )
+    moved = make_pupil(
+        school=tree["a"],
+        school_year=last_year,
+        grade=2,
+        class_name="2B",
+        full_name="Võ Minh Chuyển",
+        birth_date=date(2017, 5, 5),
+    )
+    registry_actions.enrolment_create(
+        actor=None,
+        pupil=moved,
+        school_class=registry_actions.school_class_get_or_create(
+            school=tree["c"], school_year=school_year, grade=3, name="3A"
+        ),
+        started_on=school_year.starts_on,
+    )
+    ethnicity = Ethnicity.objects.get(code="01")
+    staff = registry_actions.person_create(
+        actor=None,
+        full_name="Đào Văn Thầy",
+        birth_date=date(1980, 1, 1),
+        sex="M",
+        ethnicity=ethnicity,
+        province_code="01",
+    )
+    StaffAssignment.objects.create(
+        person=staff,
+        school=tree["b"],
+        role="teacher",
+        subjects=["TOAN"],
+        qualification="bachelor",
+        contract_type="permanent",
+        starts_on=date(2015, 9, 1),
+        province_code="01",
+    )
+    registry_actions.person_create(
+        actor=None,
+        full_name="Lý Thị Vắng",
+        birth_date=date(2016, 1, 1),
+        sex="F",
+        ethnicity=ethnicity,
+        province_code="48",
+    )
+    operator = User.objects.create_superuser("root_op", password="pw")
+    return {**users, "operator": operator}
+
+
+def _brute_force(user):
+    """The scope of ``user`` computed row by row in Python from the closure table (org roles,
+    operators), or by the ``orgs.scope`` sub-queries (teacher, citizen)."""
+    from vnemis.orgs.models import OrgClosure, User
+    from vnemis.orgs.scope import class_ids_in_scope, is_unrestricted, person_ids_in_scope
+    from vnemis.registry.models import Enrolment, Person, StaffAssignment
+
+    if is_unrestricted(user):
+        return (
+            set(Person.objects.values_list("id", flat=True)),
+            set(Enrolment.objects.values_list("id", flat=True)),
+            set(SchoolClass.objects.values_list("id", flat=True)),
+        )
+    if user.role in (User.Role.TEACHER, User.Role.CITIZEN):
+        persons = set(Person.objects.filter(id__in=person_ids_in_scope(user)).values_list("id"))
+        persons = {p for (p,) in persons}
+        if user.role == User.Role.CITIZEN:
+            enrolments = set(Enrolment.objects.filter(pupil_id=user.person_id).values_list("id"))
+        else:
+            enrolments = set(
+                Enrolment.objects.filter(school_class_id__in=class_ids_in_scope(user)).values_list(
+                    "id"
+                )
+            )
+        classes = set(SchoolClass.objects.filter(id__in=class_ids_in_scope(user)).values_list("id"))
+        return persons, {e for (e,) in enrolments}, {c for (c,) in classes}
+    orgs = {c.descendant_id for c in OrgClosure.objects.all() if c.ancestor_id == user.scope_id}
+    persons = {e.pupil_id for e in Enrolment.objects.all() if e.school_id in orgs}
+    persons |= {s.person_id for s in StaffAssignment.objects.all() if s.school_id in orgs}
+    enrolments = {e.id for e in Enrolment.objects.all() if e.school_class.school_id in orgs}
+    classes = {c.id for c in SchoolClass.objects.all() if c.school_id in orgs}
+    return persons, enrolments, classes
+
+
+def _walk_selector(page_of, limit):
+    """Every item of a selector's list, page by page; (items, pages, SQL run)."""
+    items, cursor, pages = [], None, 0
+    with CaptureQueriesContext(connection) as queries:
+        while True:
+            page = page_of(cursor=cursor, limit=limit)
+            assert len(page.items) <= limit
+            items += page.items
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+            assert pages < 500
+    return items, pages, [q["sql"] for q in queries.captured_queries]
+
+
+# Read paths: the defaults (this fixture's scopes are all small); then every scope of more than
+# one organisation read as a large one, by tiny batches so pages are cut short.
+READ_PATHS = {
+    "small": {},
+    "large": {
+        "SMALL_SCOPE_MAX_ORGS": 0,
+        "WALK_FIRST_BATCH": 2,
+        "WALK_BATCH": 3,
+        "WALK_MAX_BATCHES": 2,
+    },
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(READ_PATHS))
+@pytest.mark.parametrize("limit", [1, 4, 50])
+def test_lists_match_the_scope_rules_for_every_role_and_read_path(
+    list_world, monkeypatch, path, limit
+):
+    from vnemis.registry import selectors
+
+    monkeypatch.setattr(selectors, "audit_record", lambda **kwargs: None)
+    for name, value in READ_PATHS[path].items():
+        monkeypatch.setattr(selectors, name, value)
+    for role, user in list_world.items():
+        persons, enrolments, classes = _brute_force(user)
+        scope = selectors.list_scope(user)
+        if path == "large" and role in ("ministry", "operator"):
+            assert scope.kind in ("national", "unrestricted")
+        if path == "large" and role in ("department", "school", "system"):
+            assert scope.kind == "large"
+
+        items, _pages, sql = _walk_selector(
+            partial(selectors.persons_page, viewer=user),
+            limit,
+        )
+        keys = [p.education_id for p in items]
+        assert keys == sorted(set(keys)), role  # in order, each once
+        assert {p.pk for p in items} == persons, role
+        items, _pages, sql2 = _walk_selector(
+            partial(selectors.enrolments_page, viewer=user),
+            limit,
+        )
+        ids = [e.pk for e in items]
+        assert ids == sorted(set(ids)) and set(ids) == enrolments, role
+        items, _pages, sql3 = _walk_selector(
+            partial(selectors.classes_page, viewer=user),
+            limit,
+        )
+        ids = [c.pk for c in items]
+        assert len(ids) == len(set(ids)) and set(ids) == classes, role
+        if scope.kind in ("orgs", "personal"):
+            order = [(c.grade, c.name, c.pk) for c in items]
+        else:
+            order = ids
+        assert order == sorted(order), role
+        assert not [s for s in sql + sql2 + sql3 if re.search(r"\bOFFSET\b", s, re.IGNORECASE)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(READ_PATHS))
+def test_filtered_lists_match_the_scope_rules(list_world, tree, school_year, monkeypatch, path):
+    from vnemis.orgs.scope import organisations_visible
+    from vnemis.registry import selectors
+    from vnemis.registry.models import Enrolment, StaffAssignment
+
+    monkeypatch.setattr(selectors, "audit_record", lambda **kwargs: None)
+    for name, value in READ_PATHS[path].items():
+        monkeypatch.setattr(selectors, name, value)
+    last_year = SchoolYear.objects.get(code="2024-2025")
+    for role, user in list_world.items():
+        persons, enrolments, classes = _brute_force(user)
+        for school in (tree["a"], tree["b"], tree["c"]):
+            if not organisations_visible(user).filter(pk=school.pk).exists():
+                continue  # the API answers 403 before any selector runs
+            at_school = set(Enrolment.objects.filter(school=school).values_list("pupil_id"))
+            at_school |= set(StaffAssignment.objects.filter(school=school).values_list("person_id"))
+            expected = persons & {p for (p,) in at_school}
+            items, _, _ = _walk_selector(
+                partial(selectors.persons_page, viewer=user, school=school),
+                3,
+            )
+            assert {p.pk for p in items} == expected, (role, school.code)
+            for year in (None, school_year, last_year):
+                for status in ("", "studying", "dropped_out"):
+                    rows = Enrolment.objects.filter(id__in=enrolments, school=school)
+                    if year is not None:
+                        rows = rows.filter(school_year=year)
+                    if status:
+                        rows = rows.filter(status=status)
+                    items, _, _ = _walk_selector(
+                        partial(
+                            selectors.enrolments_page,
+                            viewer=user,
+                            school=school,
+                            school_year=year,
+                            status=status,
+                        ),
+                        2,
+                    )
+                    assert [e.pk for e in items] == sorted(r.pk for r in rows), (role, school)
+                items, _, _ = _walk_selector(
+                    partial(selectors.classes_page, viewer=user, school=school, school_year=year),
+                    2,
+                )
+                expected_classes = SchoolClass.objects.filter(id__in=classes, school=school)
+                if year is not None:
+                    expected_classes = expected_classes.filter(school_year=year)
+                assert [c.pk for c in items] == [
+                    c.pk for c in expected_classes.order_by("grade", "name", "id")
+                ], (role, school.code)
+        # Unfiltered by school, filtered by year and status (walked when the scope is large).
+        items, _, _ = _walk_selector(
+            partial(
+                selectors.enrolments_page, viewer=user, school_year=last_year, status="studying"
+            ),
+            2,
+        )
+        expected = Enrolment.objects.filter(
+            id__in=enrolments, school_year=last_year, status="studying"
+        )
+        assert [e.pk for e in items] == sorted(e.pk for e in expected), role
+        items, _, _ = _walk_selector(
+            partial(selectors.classes_page, viewer=user, school_year=last_year),
+            2,
+        )
+        expected = SchoolClass.objects.filter(id__in=classes, school_year=last_year)
+        assert {c.pk for c in items} == {c.pk for c in expected}, role
+
+
+@pytest.mark.django_db
+def test_a_large_scope_walk_is_bounded_and_hands_back_a_cursor(list_world, monkeypatch):
+    """A page cut short (batches used up) still carries a cursor; each request runs at most
+    WALK_MAX_BATCHES batch queries and one fetch, whatever the page size."""
+    from vnemis.registry import selectors
+
+    for name, value in READ_PATHS["large"].items():
+        monkeypatch.setattr(selectors, name, value)
+    # Đà Nẵng: a large scope on this path, whose persons come last in education ID order.
+    user = list_world["department_dn"]
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.persons_page(viewer=user, limit=1)
+    # 4 then 3 rows read (two pages' worth, then a batch), all of Hà Nội: cut short, empty.
+    assert page.items == [] and page.next_cursor is not None
+    # list_scope (closure read, two counts), 2 batches, 1 fetch, 1 audit entry at most
+    assert len(queries.captured_queries) <= 3 + 2 + 1 + 1
+    # A cursor of a cut-short page is a plain persons cursor: the API accepts it too.
+    token = api_token_create(user=user, name="t")[1]
+    from django.test import Client
+
+    response = call(Client(), "/persons", token, cursor=page.next_cursor)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_audit_entries_name_the_persons_handed_out(list_world, monkeypatch):
+    from vnemis.registry import selectors
+
+    for name, value in READ_PATHS["large"].items():
+        monkeypatch.setattr(selectors, name, value)
+    user = list_world["ministry"]
+    page = selectors.persons_page(viewer=user, limit=3)
+    entry = AuditEntry.objects.filter(object_type="person_list").latest("id")
+    assert entry.detail["ids"] == [p.pk for p in page.items] and len(page.items) == 3
+    page = selectors.enrolments_page(viewer=user, status="studying", limit=2)
+    entry = AuditEntry.objects.filter(object_type="enrolment_list").latest("id")
+    assert entry.detail["ids"] == [e.pupil_id for e in page.items]
+
+
+@pytest.mark.django_db
+def test_school_enrolment_list_reads_the_school_id_index(list_world, tree):
+    """PostgreSQL only: a school's enrolments in id order come from index (school, id), with
+    no sort and no scan of the primary key."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL plans only")
+    from vnemis.registry import selectors
+
+    user = list_world["school_c"]  # two of the ~125 enrolments: an index's job
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE registry_enrolment")
+    with CaptureQueriesContext(connection) as queries:
+        selectors.enrolments_page(viewer=user, limit=10)
+    sql = next(
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "registry_enrolment"' in q["sql"] and "LIMIT 11" in q["sql"]
+    )
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "enrolment_school_list" in plan, plan
+    assert "registry_enrolment_pkey" not in plan, plan

@@ -73,13 +73,18 @@ def class_list(
     cursor: str | None = CURSOR,
     limit: int = LIMIT,
 ):
-    """Classes in your scope, by grade and name; filter by school code and school year."""
+    """Classes in your scope; filter by school code and school year.
+
+    Sorted by grade, then name, when the list covers one school (the ``school`` filter) or a
+    small scope (a school, a teacher's classes, a unit of at most ten organisations). A larger
+    scope without a ``school`` filter (Ministry, Department) is listed in creation order (the
+    class id), read page by page from the primary key; such a page may hold fewer items than
+    ``limit`` before the end: page on until ``next_cursor`` is null."""
     viewer = request.auth
     org = _organisation_filter(viewer, school, "school") if school else None
     year = _school_year_filter(school_year) if school_year else None
-    qs = selectors.classes_visible(viewer=viewer, school=org, school_year=year)
-    return keyset_page(
-        qs, order=("grade", "name", "id"), cursor=cursor, limit=limit, namespace="classes"
+    return selectors.classes_page(
+        viewer=viewer, school=org, school_year=year, cursor=cursor, limit=limit
     )
 
 
@@ -109,7 +114,9 @@ def person_list(
     """Pupils and staff in your scope, by education ID; search by name or education ID and
     filter by school. A name search (diacritics and case ignored; the name's start or a word
     prefix inside it) is sorted alphabetically by the matched part of the name, and its cursors
-    are valid only for the same query. The persons listed are recorded in the audit log."""
+    are valid only for the same query. The persons listed are recorded in the audit log. For a
+    large scope a page may hold fewer items than ``limit`` (even none) before the end: page on
+    until ``next_cursor`` is null."""
     viewer = request.auth
     org = _organisation_filter(viewer, school, "school") if school else None
     return selectors.persons_page(viewer=viewer, q=q or "", school=org, cursor=cursor, limit=limit)
@@ -201,8 +208,9 @@ def enrolment_list(
     cursor: str | None = CURSOR,
     limit: int = LIMIT,
 ):
-    """Enrolments in your scope; filter by school, school year and status. The pupils listed
-    are recorded in the audit log."""
+    """Enrolments in your scope, in creation order (id); filter by school, school year and
+    status. The pupils listed are recorded in the audit log. For a large scope a page may hold
+    fewer items than ``limit`` before the end: page on until ``next_cursor`` is null."""
     viewer = request.auth
     org = _organisation_filter(viewer, school, "school") if school else None
     year = _school_year_filter(school_year) if school_year else None

@@ -204,7 +204,13 @@ class SchoolClass(models.Model):
             ),
             models.CheckConstraint(condition=Q(grade__lte=12), name="class_grade_valid"),
         ]
-        indexes = [models.Index(fields=["school_year", "province_code", "grade"])]
+        indexes = [
+            models.Index(fields=["school_year", "province_code", "grade"]),
+            # The API's class list: a school's classes of a year in (grade, name, id) order.
+            models.Index(
+                fields=["school", "school_year", "grade", "name", "id"], name="class_school_list"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -267,6 +273,8 @@ class Enrolment(models.Model):
             models.Index(fields=["school", "school_year", "status"]),
             models.Index(fields=["school_class", "status"]),
             models.Index(fields=["pupil", "school_year"]),
+            # The API's enrolment list of a school (or a few), read in id order.
+            models.Index(fields=["school", "id"], name="enrolment_school_list"),
         ]
 
     def __str__(self) -> str:

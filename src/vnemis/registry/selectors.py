@@ -4,19 +4,36 @@ Pages, the API and exports call these functions and nothing else, so scope canno
 Lists use keyset pagination (``after`` = the last id seen), never OFFSET.
 """
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vnemis.core.audit import audit_record, audit_record_many
-from vnemis.core.pagination import Page, keyset_page
+from vnemis.core.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor, keyset_page
 from vnemis.core.text import search_key
-from vnemis.orgs.models import Organisation, User
+from vnemis.orgs.models import Organisation, OrgClosure, User
 from vnemis.orgs.scope import (
     can_read_sensitive,
     class_ids_in_scope,
+    is_unrestricted,
     org_ids_in_scope,
     organisations_visible,
     person_ids_in_scope,
@@ -77,9 +94,13 @@ def organisation_get(*, viewer: User, code: str) -> Organisation:
 def classes_visible(
     *, viewer: User, school: Organisation | None = None, school_year=None
 ) -> QuerySet[SchoolClass]:
-    qs = SchoolClass.objects.filter(id__in=class_ids_in_scope(viewer)).select_related(
-        "school", "school_year", "homeroom_teacher"
-    )
+    if viewer.role == User.Role.TEACHER and not is_unrestricted(viewer):
+        qs = SchoolClass.objects.filter(id__in=class_ids_in_scope(viewer))
+    else:
+        # As ``class_ids_in_scope`` for organisation roles, written on the class's own school so
+        # a school filter meets the scope in one index probe (no id list of every class).
+        qs = SchoolClass.objects.filter(school_id__in=org_ids_in_scope(viewer))
+    qs = qs.select_related("school", "school_year", "homeroom_teacher")
     if school is not None:
         qs = qs.filter(school=school)
     if school_year is not None:
@@ -156,9 +177,15 @@ def enrolments_of_person(*, viewer: User, person: Person) -> QuerySet[Enrolment]
 
 
 def enrolments_visible(*, viewer: User) -> QuerySet[Enrolment]:
+    """Enrolments in scope: a teacher's classes, a citizen's own, else the enrolments at the
+    organisations in scope (an enrolment's school is its class's school: ``enrolment_create``)."""
+    if is_unrestricted(viewer):
+        return Enrolment.objects.all()
     if viewer.role == User.Role.CITIZEN:
         return Enrolment.objects.filter(pupil_id=viewer.person_id)
-    return Enrolment.objects.filter(school_class_id__in=class_ids_in_scope(viewer))
+    if viewer.role == User.Role.TEACHER:
+        return Enrolment.objects.filter(school_class_id__in=class_ids_in_scope(viewer))
+    return Enrolment.objects.filter(school_id__in=org_ids_in_scope(viewer))
 
 
 def class_roster(*, viewer: User, school_class: SchoolClass) -> list[Enrolment]:
@@ -337,6 +364,156 @@ def summaries_of_person(*, viewer: User, person: Person) -> QuerySet[ResultSumma
 
 
 # --- Keyset-paged, audited lists for the HTTP API (core.pagination; never OFFSET) ---
+#
+# A list's cost must follow the page, not the registry (24 M pupils). How a list is read depends
+# on the size of the viewer's scope (``list_scope``):
+#
+# - a few organisations (a school, a small unit; at most ``SMALL_SCOPE_MAX_ORGS``), a teacher, a
+#   citizen: from the scope's side — its enrolments and staff posts, a few thousand rows;
+# - every organisation (Ministry at the root, operator accounts): the table in list order,
+#   nothing to check for enrolments and classes;
+# - a large subtree (a Department): the table walked in list order from the cursor, in batches
+#   of ``WALK_BATCH`` rows checked against the scope with EXISTS on the closure, at most
+#   ``WALK_MAX_BATCHES`` batches per request (as ``registry.search``). A page cut short still
+#   carries a cursor: a client pages on until ``next_cursor`` is null, and a page may hold fewer
+#   items than ``limit`` (even none) before the end.
+
+SMALL_SCOPE_MAX_ORGS = 10
+WALK_FIRST_BATCH = 100
+WALK_BATCH = 1000
+WALK_MAX_BATCHES = 5
+
+
+@dataclass(frozen=True)
+class ListScope:
+    # "none"; "unrestricted" (operator: every row, persons without any post included);
+    # "national" (the scope's closure holds every organisation); "orgs" (at most
+    # SMALL_SCOPE_MAX_ORGS organisations, listed in ``org_ids``); "large" (a bigger subtree);
+    # "personal" (teacher, citizen: ``orgs.scope`` rules of their own).
+    kind: str
+    org_ids: tuple[int, ...] = ()
+
+
+def list_scope(viewer: User) -> ListScope:
+    """How large the viewer's scope is, in one or three small queries (the closure of the scope
+    node, read at most SMALL_SCOPE_MAX_ORGS + 1 rows; for larger ones two counts)."""
+    if not viewer.is_authenticated:
+        return ListScope("none")
+    if is_unrestricted(viewer):
+        return ListScope("unrestricted")
+    if viewer.role in (User.Role.TEACHER, User.Role.CITIZEN):
+        return ListScope("personal")
+    if viewer.scope_id is None:
+        return ListScope("none")
+    under = OrgClosure.objects.filter(ancestor_id=viewer.scope_id)
+    ids = list(
+        under.order_by("descendant_id").values_list("descendant_id", flat=True)[
+            : SMALL_SCOPE_MAX_ORGS + 1
+        ]
+    )
+    if len(ids) <= SMALL_SCOPE_MAX_ORGS:
+        return ListScope("orgs", tuple(ids))
+    # Exactly the closure rule: every organisation is under the scope node (pairs are unique).
+    if under.count() == Organisation.objects.count():
+        return ListScope("national")
+    return ListScope("large")
+
+
+def _under_scope(viewer: User, field: str = "school_id") -> Exists:
+    """The row's organisation ``field`` is under the viewer's scope node (closure probe)."""
+    return Exists(
+        OrgClosure.objects.filter(ancestor_id=viewer.scope_id, descendant_id=OuterRef(field))
+    )
+
+
+def _person_reached(viewer: User, scope: ListScope) -> Q:
+    """The person (outer row) has an enrolment or a staff post in scope (as
+    ``orgs.scope.person_ids_in_scope``), as EXISTS probes by person."""
+    pupils = Enrolment.objects.filter(pupil_id=OuterRef("pk"))
+    staff = StaffAssignment.objects.filter(person_id=OuterRef("pk"))
+    if scope.kind == "large":
+        pupils = pupils.filter(_under_scope(viewer))
+        staff = staff.filter(_under_scope(viewer))
+    return Q(Exists(pupils)) | Q(Exists(staff))
+
+
+def _walk(
+    model: type[Model],
+    *,
+    key: str,
+    keep: Q | None,
+    where: Q | None = None,
+    cursor: str | None,
+    limit: int,
+    namespace: str,
+    select_related: tuple[str, ...] = (),
+) -> Page:
+    """One page of ``model`` in ``key`` order (a unique column) after ``cursor``, keeping the
+    rows for which ``keep`` holds: the ``key`` index is read in batches (about two pages, then
+    max(WALK_BATCH, limit + 1) rows), each batch's rows checked in the same query (index probes
+    per row), at most WALK_MAX_BATCHES batches; then one query fetches the page. ``where``
+    narrows the batches themselves (an exact key). A page cut short carries the cursor of the
+    last row read. Cursors are those of ``keyset_page`` on the same key and namespace."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after: Any = None
+    if cursor:
+        after = decode_cursor(cursor, namespace=namespace, model=model, order=(key,))[0]
+    # A dense list (the whole country) fills the page from a first batch of about two pages; a
+    # sparse one goes on by batches of WALK_BATCH rows.
+    size = max(WALK_FIRST_BATCH, 2 * (limit + 1))
+    flag = ExpressionWrapper(keep if keep is not None else Value(True), BooleanField())
+    found: list[tuple[int, Any]] = []
+    next_key: Any = None
+    for _batch in range(WALK_MAX_BATCHES):
+        batch = model._default_manager.all()
+        if where is not None:
+            batch = batch.filter(where)
+        if after is not None:
+            batch = batch.filter(**{f"{key}__gt": after})
+        # The batch is a LIMITed sub-query so the planner sees ``size`` rows to check and
+        # probes each by index; checked on the whole table it would hash every row in scope.
+        batch = batch.order_by(key).values("pk")[:size]
+        rows = list(
+            model._default_manager.filter(pk__in=batch)
+            .annotate(_keep=flag)
+            .order_by(key)
+            .values_list("pk", key, "_keep")
+        )
+        for pk, value, ok in rows:
+            if ok:
+                found.append((pk, value))
+                if len(found) > limit:
+                    break
+        if len(found) > limit:
+            found = found[:limit]
+            next_key = found[-1][1]
+            break
+        if len(rows) < size:  # the index ran out: this is the last page
+            break
+        after = rows[-1][1]
+        size = max(WALK_BATCH, limit + 1)
+    else:
+        next_key = after  # bounded work: stop here, hand back where the walk stopped
+    items = []
+    if found:
+        items = list(
+            model._default_manager.filter(pk__in=[pk for pk, _ in found])
+            .select_related(*select_related)
+            .order_by(key)
+        )
+    next_cursor = encode_cursor([next_key], namespace=namespace) if next_key is not None else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _persons_of_orgs(org_ids) -> QuerySet:
+    """The ids of the persons enrolled or posted at ``org_ids`` (a list or a sub-query), read
+    from the enrolments' and staff posts' side (a UNION, not an OR of two IN lists)."""
+    return (
+        Enrolment.objects.filter(school_id__in=org_ids)
+        .values("pupil_id")
+        .union(StaffAssignment.objects.filter(school_id__in=org_ids).values("person_id"))
+    )
 
 
 def persons_page(
@@ -353,6 +530,10 @@ def persons_page(
     paged by ``registry.search`` instead (alphabetically by the matched part of the name).
     ``school`` must already be checked to be in the viewer's scope. One audit entry records the
     ids handed out.
+
+    Small scopes and a ``school`` filter are read from the enrolments' and staff posts' side;
+    large scopes walk the education ID index with a scope check per batch, so a page may be cut
+    short (fewer items, a cursor) — see the notes above ``list_scope``.
     """
     q = q.strip()
     if q and not _is_education_id(q):
@@ -361,16 +542,8 @@ def persons_page(
             viewer=viewer, key=search_key(q), cursor=cursor, limit=limit, school=school
         )
     else:
-        qs = persons_visible(viewer=viewer)
-        if q:
-            qs = qs.filter(education_id=q)
-        if school is not None:
-            qs = qs.filter(
-                Q(id__in=Enrolment.objects.filter(school=school).values("pupil_id"))
-                | Q(id__in=StaffAssignment.objects.filter(school=school).values("person_id"))
-            )
-        page = keyset_page(
-            qs, order=("education_id",), cursor=cursor, limit=limit, namespace="persons"
+        page = _persons_listed(
+            viewer=viewer, education_id=q, school=school, cursor=cursor, limit=limit
         )
     if page.items:
         audit_record(
@@ -384,6 +557,43 @@ def persons_page(
             },
         )
     return page
+
+
+def _persons_listed(
+    *, viewer: User, education_id: str, school: Organisation | None, cursor: str | None, limit: int
+) -> Page:
+    scope = list_scope(viewer)
+    exact = Q(education_id=education_id) if education_id else Q()
+    if scope.kind == "none":
+        return Page(items=[], next_cursor=None)
+    if scope.kind == "personal":
+        qs = Person.objects.filter(exact, id__in=person_ids_in_scope(viewer))
+        if school is not None:
+            qs = qs.filter(id__in=_persons_of_orgs([school.pk]))
+    elif school is not None:
+        # The school's own pupils and staff: in scope whenever the school is.
+        qs = Person.objects.filter(exact, id__in=_persons_of_orgs([school.pk]))
+        if scope.kind == "orgs" and school.pk not in scope.org_ids:
+            qs = qs.none()
+        elif scope.kind == "large":
+            qs = qs.filter(
+                Exists(OrgClosure.objects.filter(ancestor_id=viewer.scope_id, descendant=school))
+            )
+    elif scope.kind == "orgs":
+        qs = Person.objects.filter(exact, id__in=_persons_of_orgs(list(scope.org_ids)))
+    elif scope.kind == "unrestricted":
+        qs = Person.objects.filter(exact)
+    else:  # national or large: walk the education ID index, scope checked per batch
+        return _walk(
+            Person,
+            key="education_id",
+            keep=_person_reached(viewer, scope),
+            where=exact if education_id else None,
+            cursor=cursor,
+            limit=limit,
+            namespace="persons",
+        )
+    return keyset_page(qs, order=("education_id",), cursor=cursor, limit=limit, namespace="persons")
 
 
 def person_get_by_education_id(*, viewer: User, education_id: str) -> Person:
@@ -408,18 +618,57 @@ def enrolments_page(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """Enrolments in scope (with pupil and class), filtered, keyset-paged; the pupils read are
-    audited in one entry."""
-    qs = enrolments_visible(viewer=viewer).select_related(
-        "pupil", "school", "school_class", "school_year"
-    )
-    if school is not None:
-        qs = qs.filter(school=school)
+    """Enrolments in scope (with pupil and class), filtered, in id order, keyset-paged; the
+    pupils read are audited in one entry.
+
+    A school filter or a small scope reads the index (school, id); the whole country reads the
+    table in id order; a large subtree (or sparse filters at national scope) walks the id order
+    in bounded batches, so a page may be cut short (see the notes above ``list_scope``)."""
+    scope = list_scope(viewer)
+    related = ("pupil", "school", "school_class", "school_year")
+    filters = Q()
     if school_year is not None:
-        qs = qs.filter(school_year=school_year)
+        filters &= Q(school_year=school_year)
     if status:
-        qs = qs.filter(status=status)
-    page = keyset_page(qs, order=("id",), cursor=cursor, limit=limit, namespace="enrolments")
+        filters &= Q(status=status)
+    if scope.kind == "none":
+        return Page(items=[], next_cursor=None)
+    walk = False
+    if scope.kind == "personal":
+        qs = enrolments_visible(viewer=viewer)
+        if school is not None:
+            qs = qs.filter(school=school)
+    elif school is not None:
+        qs = Enrolment.objects.filter(school=school)
+        if scope.kind == "orgs" and school.pk not in scope.org_ids:
+            qs = qs.none()
+        elif scope.kind == "large":
+            qs = qs.filter(
+                Exists(OrgClosure.objects.filter(ancestor_id=viewer.scope_id, descendant=school))
+            )
+    elif scope.kind == "orgs":
+        qs = Enrolment.objects.filter(school_id__in=list(scope.org_ids))
+    elif scope.kind in ("unrestricted", "national"):
+        qs = Enrolment.objects.all()
+        walk = bool(filters)
+    else:
+        walk = True
+    if walk:
+        keep = filters
+        if scope.kind == "large":
+            keep = Q(school_id__in=org_ids_in_scope(viewer)) & filters
+        page = _walk(
+            Enrolment,
+            key="id",
+            keep=keep,
+            cursor=cursor,
+            limit=limit,
+            namespace="enrolments",
+            select_related=related,
+        )
+    else:
+        qs = qs.filter(filters).select_related(*related)
+        page = keyset_page(qs, order=("id",), cursor=cursor, limit=limit, namespace="enrolments")
     if page.items:
         audit_record(
             actor=viewer,
@@ -428,3 +677,51 @@ def enrolments_page(
             detail={"ids": [e.pupil_id for e in page.items]},
         )
     return page
+
+
+CLASS_ORDER = ("grade", "name", "id")
+
+
+def classes_page(
+    *,
+    viewer: User,
+    school: Organisation | None = None,
+    school_year: SchoolYear | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Classes in scope, keyset-paged (classes are not personal data: not audited).
+
+    By (grade, name, id) when the list covers one school (the ``school`` filter; index (school,
+    school_year, grade, name, id)) or a small scope (a school, a teacher, a unit of at most
+    SMALL_SCOPE_MAX_ORGS organisations): at most a few schools' classes to sort. A larger scope
+    without a school filter (Ministry, Department: hundreds of thousands of classes a year) is
+    listed in id order — the order the classes were created — read from the primary key (by
+    bounded batches when the scope or the year must be checked per row), and its cursors are
+    of that order (``classes.id``) only.
+    """
+    scope = list_scope(viewer)
+    if scope.kind == "none":
+        return Page(items=[], next_cursor=None)
+    if school is not None or scope.kind in ("orgs", "personal"):
+        qs = classes_visible(viewer=viewer, school=school, school_year=school_year)
+        if school is None and scope.kind == "orgs":
+            qs = qs.filter(school_id__in=list(scope.org_ids))
+        return keyset_page(qs, order=CLASS_ORDER, cursor=cursor, limit=limit, namespace="classes")
+    related = ("school", "school_year", "homeroom_teacher")
+    year = Q(school_year=school_year) if school_year is not None else Q()
+    if scope.kind in ("unrestricted", "national") and school_year is None:
+        qs = SchoolClass.objects.select_related(*related)
+        return keyset_page(qs, order=("id",), cursor=cursor, limit=limit, namespace="classes.id")
+    keep = year
+    if scope.kind == "large":
+        keep = Q(school_id__in=org_ids_in_scope(viewer)) & year
+    return _walk(
+        SchoolClass,
+        key="id",
+        keep=keep,
+        cursor=cursor,
+        limit=limit,
+        namespace="classes.id",
+        select_related=related,
+    )
