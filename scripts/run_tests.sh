@@ -23,11 +23,24 @@ s = socket.socket(); s.settimeout(1)
 sys.exit(0 if s.connect_ex(("127.0.0.1", 5432)) == 0 else 1)
 PY
 then
-  pg_url="postgres://postgres@127.0.0.1:5432/postgres"
+  # A name of its own per run, so parallel runs on one server never drop each other's test
+  # database (pytest-django creates "test_<name>").
+  pg_url="postgres://postgres@127.0.0.1:5432/vnemis_run_$$"
 fi
 if [[ -n $pg_url ]]; then
   echo "== test suite on PostgreSQL =="
-  DATABASE_URL="$pg_url" "$BIN/pytest" -q -p no:cacheprovider "$@"
+  status=0
+  DATABASE_URL="$pg_url" "$BIN/pytest" -q -p no:cacheprovider "$@" || status=$?
+  # pytest-django cannot drop its test database while a live-server thread still holds a
+  # connection; drop it here so runs leave nothing behind.
+  "$BIN/python" - "$pg_url" <<'PY' || true
+import sys, psycopg
+url = sys.argv[1]
+name = "test_" + url.rsplit("/", 1)[1]
+with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+PY
+  exit $status
 else
   echo "PostgreSQL not reachable: PostgreSQL run skipped (set DATABASE_URL to run it)."
 fi

@@ -924,5 +924,7 @@ def test_school_enrolment_list_reads_the_school_id_index(list_world, tree):
         cur.execute("SET LOCAL enable_seqscan = off")
         cur.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cur.fetchall())
-    assert "enrolment_school_list" in plan, plan
+    # Either index on school_id serves it (with a few rows the planner may prefer the foreign
+    # key's own index and sort them); what must never happen is a walk of the primary key.
+    assert "Index Cond: (school_id =" in plan, plan
     assert "registry_enrolment_pkey" not in plan, plan

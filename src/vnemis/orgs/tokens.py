@@ -26,6 +26,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def api_token_create(*, user: User, name: str, actor: User | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the token and the raw secret, shown only this once."""
     raw = secrets.token_urlsafe(32)
+    while raw.startswith("-"):  # a leading dash would read as an option on the command line
+        raw = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name.strip(), prefix=raw[:PREFIX_LENGTH], digest=ApiToken.digest_of(raw)
     )
