@@ -130,15 +130,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {line}")
         else:
             self._step(f"province {province} already loaded / dữ liệu đã có, dùng lại")
-        school = (
-            Organisation.objects.filter(
-                kind=Organisation.Kind.SCHOOL,
-                province__code=province,
-                id__in=Enrolment.objects.values("school_id"),
-            )
-            .order_by("code")
-            .first()
-        )
+        with_pupils = Organisation.objects.filter(
+            kind=Organisation.Kind.SCHOOL,
+            province__code=province,
+            id__in=Enrolment.objects.values("school_id"),
+        ).order_by("code")
+        # A primary school shows the most to a visitor: grades, scores, ratings, health data.
+        school = with_pupils.filter(level=Organisation.Level.PRIMARY).first() or with_pupils.first()
         if school is None:
             raise CommandError(
                 "Không có trường nào có học sinh / no school with pupils was loaded."
