@@ -157,3 +157,10 @@ def test_readers_cannot_create_persons(users):
                 province_code="01",
             )
     assert not Person.objects.filter(full_name="Hồ Văn Giả").exists()
+
+
+def test_ui_is_vietnamese_even_for_an_english_browser_until_english_is_chosen(client):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert 'lang="vi"' in page.content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert 'lang="en"' in client.get("/login/").content.decode()

@@ -46,3 +46,19 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             current_request.reset(token)
+
+
+class VietnameseFirstMiddleware:
+    """The UI is Vietnamese unless the user chose English: the browser's language is ignored.
+
+    Django's LocaleMiddleware would follow Accept-Language; a ministry's Vietnamese UI must not
+    turn English because a browser was installed in English. The choice made with the language
+    switch (the language cookie) still wins. Runs just before LocaleMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        return self.get_response(request)

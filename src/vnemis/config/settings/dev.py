@@ -1,5 +1,3 @@
-"""Local development and the embedded demo."""
+"""Local development and the embedded demo: base settings; DEBUG only when VNEMIS_DEBUG=1."""
 
 from .base import *  # noqa: F403
-
-DEBUG = True
