@@ -74,17 +74,12 @@ def on_cursor_error(request, exc: CursorError):
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request, exc: AuthenticationError):
-    return _error(
+    return _refusal(
         request,
         401,
-        {
-            "code": "unauthenticated",
-            "message_vi": "Chưa xác thực: hãy gửi mã truy cập hợp lệ (Authorization: Bearer …) "
-            "hoặc đăng nhập.",
-            "message_en": "Not authenticated: send a valid token (Authorization: Bearer …) "
-            "or log in.",
-            "errors": None,
-        },
+        "unauthenticated",
+        "Chưa xác thực: hãy gửi mã truy cập hợp lệ (Authorization: Bearer …) hoặc đăng nhập.",
+        "Not authenticated: send a valid token (Authorization: Bearer …) or log in.",
     )
 
 
@@ -117,48 +112,39 @@ def on_validation_error(request, exc: ValidationError):
     )
 
 
+def _refusal(request, status: int, code: str, message_vi: str, message_en: str):
+    """An error without per-field details."""
+    body = {"code": code, "message_vi": message_vi, "message_en": message_en, "errors": None}
+    return _error(request, status, body)
+
+
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request, exc: PermissionDenied):
     # Routers translate the selectors' refusals themselves; this is the safety net.
-    return _error(
+    return _refusal(
         request,
         403,
-        {
-            "code": "forbidden",
-            "message_vi": str(exc) or "Bạn không có quyền thực hiện thao tác này.",
-            "message_en": "You are not allowed to do this.",
-            "errors": None,
-        },
+        "forbidden",
+        str(exc) or "Bạn không có quyền thực hiện thao tác này.",
+        "You are not allowed to do this.",
     )
 
 
 @api.exception_handler(Http404)
 def on_not_found(request, exc: Http404):
-    return _error(
-        request,
-        404,
-        {
-            "code": "not_found",
-            "message_vi": "Không tìm thấy.",
-            "message_en": "Not found.",
-            "errors": None,
-        },
-    )
+    return _refusal(request, 404, "not_found", "Không tìm thấy.", "Not found.")
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     # ninja raises HttpError for a failed CSRF check of a session caller, among others.
     code = "csrf_failed" if exc.status_code == 403 and "CSRF" in str(exc) else "http_error"
-    return _error(
+    return _refusal(
         request,
         exc.status_code,
-        {
-            "code": code,
-            "message_vi": "Yêu cầu bị từ chối: " + str(exc),
-            "message_en": "Request refused: " + str(exc),
-            "errors": None,
-        },
+        code,
+        "Yêu cầu bị từ chối: " + str(exc),
+        "Request refused: " + str(exc),
     )
 
 
