@@ -16,6 +16,7 @@ from ninja.security import HttpBearer, django_auth
 
 from vnemis.core.api_errors import ApiError, invalid_cursor
 from vnemis.core.pagination import CursorError
+from vnemis.exchange.api import router as exchange_router
 from vnemis.geo.api import router as geo_router
 from vnemis.orgs.api import router as orgs_router
 from vnemis.orgs.tokens import api_token_authenticate
@@ -151,3 +152,4 @@ def on_http_error(request, exc: HttpError):
 api.add_router("/units", geo_router)
 api.add_router("/organisations", orgs_router)
 api.add_router("/", registry_router)
+api.add_router("/", exchange_router)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("vnemis.orgs.urls")),
     path("", include("vnemis.registry.urls")),
+    path("exchange/", include("vnemis.exchange.urls")),
 ]

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "vnemis.geo",
     "vnemis.orgs",
     "vnemis.registry",
+    "vnemis.exchange",
 ]
 
 MIDDLEWARE = [
