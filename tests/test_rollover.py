@@ -124,12 +124,18 @@ def ops(users):
     return users
 
 
+def _rows(model):
+    # change_seq is left out: an undo is itself a change the change feed must report.
+    names = [f.attname for f in model._meta.concrete_fields if f.name != "change_seq"]
+    return list(model.objects.order_by("id").values(*names))
+
+
 def snapshot():
     """Everything a rollover may touch, in a comparable form."""
     return {
         "years": list(SchoolYear.objects.order_by("id").values()),
-        "classes": list(SchoolClass.objects.order_by("id").values()),
-        "enrolments": list(Enrolment.objects.order_by("id").values()),
+        "classes": _rows(SchoolClass),
+        "enrolments": _rows(Enrolment),
         "history": list(EnrolmentStatusChange.objects.order_by("id").values()),
     }
 

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from vnemis.geo.models import Commune, Province
+from vnemis.registry.change_tracking import change_seq_field
 
 
 class Organisation(models.Model):
@@ -73,6 +74,7 @@ class Organisation(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         ordering = ["code"]

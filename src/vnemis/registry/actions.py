@@ -19,6 +19,7 @@ from vnemis.orgs.models import Organisation
 
 from .citizen_id import citizen_id_problems
 from .education_id import education_ids_issue
+from .locks import year_data_ensure_unlocked
 from .models import (
     ACTIVE_STATUSES,
     Enrolment,
@@ -135,6 +136,10 @@ def person_update(
 ) -> Person:
     """Change a person's fields; refuses a stale version (optimistic concurrency)."""
     _authorise(actor, person=person)
+    for school_id, school_year_id in Enrolment.objects.filter(
+        pupil=person, status__in=ACTIVE_STATUSES
+    ).values_list("school_id", "school_year_id"):
+        year_data_ensure_unlocked(school_id=school_id, school_year_id=school_year_id)
     locked = Person.objects.select_for_update().get(pk=person.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ValidationError(
@@ -251,6 +256,9 @@ def enrolment_create(
 ) -> Enrolment:
     """Enrol a pupil in a class for that class's school year."""
     _authorise(actor, school_id=school_class.school_id)
+    year_data_ensure_unlocked(
+        school_id=school_class.school_id, school_year_id=school_class.school_year_id
+    )
     if Enrolment.objects.filter(
         pupil=pupil, school_year=school_class.school_year_id, status__in=ACTIVE_STATUSES
     ).exists():
@@ -283,6 +291,9 @@ def enrolment_change_status(
 ) -> Enrolment:
     """Move an enrolment to a new status (transfer, drop-out, graduation...), keeping the history."""
     _authorise(actor, school_id=enrolment.school_id)
+    year_data_ensure_unlocked(
+        school_id=enrolment.school_id, school_year_id=enrolment.school_year_id
+    )
     locked = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
     if effective_on < locked.started_on:
         raise ValidationError(

@@ -21,6 +21,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -52,11 +53,13 @@ from .loaders_frames import (
     scan_strings,
     search_key_expr,
     with_citizen_id_columns,
+    with_citizen_id_index,
     with_name_columns,
 )
+from .loaders_pupils import enrolments_merge, pupils_merge
 from .loaders_sql import Col, Sql
+from .loaders_teaching import _chunk_teaching_assignments
 from .models import (
-    ACTIVE_STATUSES,
     EnrolmentStatus,
     Ethnicity,
     Person,
@@ -125,6 +128,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "unknown homeroom teacher code (class loaded without one)",
     ),
     "unknown_class": ("lớp không tồn tại trong trường và năm học", "unknown class"),
+    "unknown_staff": ("mã cán bộ không tồn tại trong trường", "unknown staff code at the school"),
     "unknown_pupil": ("mã học sinh không tồn tại trong trường", "unknown pupil code at the school"),
     "bad_status": ("trạng thái học tập không hợp lệ", "invalid enrolment status"),
     "dates_out_of_order": ("ngày kết thúc trước ngày bắt đầu", "end date before start date"),
@@ -149,6 +153,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "chiều cao/cân nặng/thị lực không hợp lý",
         "implausible height, weight or eyesight",
     ),
+    "out_of_scope": (
+        "trường không thuộc phạm vi được phép ghi dữ liệu",
+        "the school is outside the scope you may write to",
+    ),
+    "period_locked": (
+        "dữ liệu kỳ báo cáo của trường đã được duyệt và khoá",
+        "the school's data for this period is approved and locked",
+    ),
     "chunk_failed": (
         "lỗi cơ sở dữ liệu; cả khối dòng đã được hoàn tác",
         "database error; the whole chunk was rolled back",
@@ -157,6 +169,59 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 # Problems that are reported but do not stop the row from loading.
 WARNINGS = {"unknown_homeroom"}
+
+# The column a problem code is about, where the code does not name it (``code:column``).
+CODE_COLUMNS = {
+    "unknown_school": "school_code",
+    "out_of_scope": "school_code",
+    "period_locked": "school_year",
+    "unknown_parent": "parent_code",
+    "unknown_province": "province_code",
+    "unknown_commune": "commune_code",
+    "bad_kind": "kind",
+    "bad_level": "level",
+    "bad_ownership": "ownership",
+    "unsupported_status": "status",
+    "bad_sex": "sex",
+    "implausible_birth_date": "birth_date",
+    "unknown_ethnicity": "ethnicity_code",
+    "bad_nationality": "nationality",
+    "bad_policy_category": "policy_categories",
+    "bad_disability": "disability",
+    "bad_citizen_id": "citizen_id",
+    "bad_education_id": "education_id",
+    "duplicate_person": "education_id",
+    "bad_role": "role",
+    "bad_qualification": "qualification",
+    "bad_contract": "contract_type",
+    "unknown_subject": "subject_code",
+    "bad_school_year": "school_year",
+    "unknown_school_year": "school_year",
+    "grade_level": "grade",
+    "unknown_homeroom": "homeroom_staff_code",
+    "unknown_class": "class_name",
+    "unknown_staff": "staff_code",
+    "unknown_pupil": "pupil_code",
+    "bad_status": "status",
+    "dates_out_of_order": "ended_on",
+    "active_elsewhere": "pupil_code",
+    "unknown_enrolment": "pupil_code",
+    "bad_period": "period",
+    "score_out_of_range": "score",
+    "bad_rating": "rating",
+    "outcome_not_year": "outcome",
+    "bad_outcome": "outcome",
+}
+# Columns of the error frames handed to ``error_sink`` (docs/exchange-pipeline.md).
+ERROR_SCHEMA = {
+    "row": pl.Int64,
+    "entity": pl.String,
+    "column": pl.String,
+    "value": pl.String,
+    "code": pl.String,
+    "severity": pl.String,
+}
+VALUE_CHARS = 200
 
 
 def problem_message(code: str) -> str:
@@ -178,12 +243,19 @@ class EntityStats:
     rejected: int = 0
     skipped: int = 0  # other provinces when loading one province
     seconds: float = 0.0
+    chunks: int = 0  # chunks handled by this run (resumed ones not counted)
+    failed_chunks: int = 0
+    resumed_rows: int = 0  # rows of chunks skipped because an earlier run committed them
     problems: Counter = field(default_factory=Counter)
     samples: dict = field(default_factory=lambda: defaultdict(list))
+    # (code, rows, warning) of the current chunk, kept only when an error sink wants them.
+    pending: list | None = field(default=None, repr=False)
 
     def note(self, code: str, rows: list[int], *, warning: bool = False) -> None:
         if not rows:
             return
+        if self.pending is not None:
+            self.pending.append((code, rows, warning))
         self.problems[code] += len(rows)
         room = SAMPLE_ROWS - len(self.samples[code])
         if room > 0:
@@ -196,6 +268,7 @@ class EntityStats:
 class LoadResult:
     entities: dict[str, EntityStats]
     seconds: float
+    rolled_back: bool = False  # a dry run, or an all-or-nothing load with rejected rows
 
     @property
     def rows(self) -> int:
@@ -251,6 +324,24 @@ class _Ctx:
     ethnicities: pl.DataFrame = None
     subjects: pl.DataFrame = None
     years: pl.DataFrame = None
+    files: dict[str, Path] | None = None
+    school_ids: frozenset[int] | None = None
+    locked: Callable[[], set[tuple[int, int]]] | None = None
+    locked_pairs: pl.DataFrame | None = None  # this chunk's locked (school, year) pairs
+    dry_run: bool = False
+    resume: dict[str, int] | None = None
+    on_chunk: Callable | None = None
+    error_sink: Callable[[pl.DataFrame], None] | None = None
+    source: str = ""
+    keep_keys: bool = False  # keep pupil keys across runs (a resumable job)
+    chunk_no: int = 0
+    chunk_offset: int = 0
+    pupil_keys: pl.DataFrame | None = None  # this run's school + pupil code → person
+    pending_keys: pl.DataFrame | None = None  # the current chunk's, until it commits
+    merge_input: tuple | None = None
+    analyzed: dict = field(
+        default_factory=dict
+    )  # entity → inserts at its last ANALYZE  # (frame, stats) handed from a chunk loader to its merge
 
     @property
     def now_param(self):
@@ -315,7 +406,7 @@ def _entity_path(directory: Path, name: str) -> Path | None:
 
 def _read_dataset_school_provinces(ctx: _Ctx) -> None:
     """school_code → province_code as the dataset's schools file states it (for --province)."""
-    path = _entity_path(ctx.directory, "schools")
+    path = _entity_source(ctx, "schools")
     if path is None:
         ctx.dataset_school_province = pl.DataFrame(
             schema={"_d_code": pl.String, "_d_province": pl.String}
@@ -341,7 +432,7 @@ def _school_years_ensure(ctx: _Ctx) -> None:
     """Create every well-formed school year the dataset names that does not exist yet."""
     found: set[str] = set()
     for name in ("classes", "enrolments", "subject_results", "result_summaries"):
-        path = _entity_path(ctx.directory, name)
+        path = _entity_source(ctx, name)
         if path is None:
             continue
         lf = scan_strings(path)
@@ -395,17 +486,83 @@ def _with_school(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
         stats.skipped += df.height - df.filter(keep).height
         df = df.filter(keep).drop("_d_province", "org_province")
     df = lookup(df, ctx.orgs, left="school_code", right="_o_code")
-    return flag(
+    df = flag(
         df,
         pl.col("org_id").is_null() | ~pl.col("org_kind").is_in(["school", "university", "college"]),
         "unknown_school",
     )
+    if ctx.school_ids is not None:
+        df = flag(df, ~pl.col("org_id").is_in(list(ctx.school_ids)), "out_of_scope")
+    return df
 
 
 def _with_year(ctx: _Ctx, df: pl.DataFrame) -> pl.DataFrame:
     df = flag(df, ~pl.col("school_year").str.contains(r"^\d{4}-\d{4}$"), "bad_school_year")
     df = lookup(df, ctx.years, left="school_year", right="_y_code")
-    return flag(df, pl.col("_y_id").is_null(), "unknown_school_year")
+    df = flag(df, pl.col("_y_id").is_null(), "unknown_school_year")
+    if ctx.locked_pairs is not None and ctx.locked_pairs.height:
+        df = df.join(
+            ctx.locked_pairs,
+            left_on=["org_id", "_y_id"],
+            right_on=["_l_school", "_l_year"],
+            how="left",
+        )
+        df = flag(df, pl.col("_locked").is_not_null(), "period_locked").drop("_locked")
+    return df
+
+
+def _locked_frame(ctx: _Ctx) -> pl.DataFrame | None:
+    """The locked (school, school year) pairs, asked once per chunk inside its transaction."""
+    if ctx.locked is None:
+        return None
+    pairs = list(ctx.locked() or ())
+    return pl.DataFrame(
+        {
+            "_l_school": [int(p[0]) for p in pairs],
+            "_l_year": [int(p[1]) for p in pairs],
+            "_locked": [True] * len(pairs),
+        },
+        schema={"_l_school": pl.Int64, "_l_year": pl.Int64, "_locked": pl.Boolean},
+    )
+
+
+def _errors_flush(ctx: _Ctx, entity: xf.Entity, batch: pl.DataFrame, stats: EntityStats) -> None:
+    """Hand the chunk's problem rows to the error sink: row, entity, column, value as given,
+    code, severity (docs/exchange-pipeline.md)."""
+    pending, stats.pending = stats.pending, None
+    if ctx.error_sink is None or not pending:
+        return
+    rows: list[int] = []
+    codes: list[str] = []
+    columns: list[str | None] = []
+    severities: list[str] = []
+    for code, found, warning in pending:
+        base, _, column = code.partition(":")
+        if base == "missing_file_columns":
+            column = ""
+        column = column or CODE_COLUMNS.get(base) or None
+        rows.extend(found)
+        codes.extend([base] * len(found))
+        columns.extend([column] * len(found))
+        severities.extend(["warning" if warning else "error"] * len(found))
+    errors = pl.DataFrame(
+        {"row": rows, "column": columns, "code": codes, "severity": severities},
+        schema={"row": pl.Int64, "column": pl.String, "code": pl.String, "severity": pl.String},
+    )
+    wanted = [c for c in errors["column"].unique().drop_nulls().to_list() if c in batch.columns]
+    if wanted:
+        values = (
+            batch.filter(pl.col(ROW).is_in(errors["row"].implode()))
+            .select(pl.col(ROW).alias("row"), *(pl.col(c).cast(pl.String) for c in wanted))
+            .unpivot(index="row", on=wanted, variable_name="column", value_name="value")
+        )
+        errors = errors.join(values, on=["row", "column"], how="left")
+    else:
+        errors = errors.with_columns(pl.lit(None, pl.String).alias("value"))
+    errors = errors.with_columns(
+        pl.lit(entity.name).alias("entity"), pl.col("value").str.slice(0, VALUE_CHARS)
+    )
+    ctx.error_sink(errors.select(list(ERROR_SCHEMA)).sort("row"))
 
 
 def _choice(df: pl.DataFrame, column: str, allowed, code: str, *, optional=False) -> pl.DataFrame:
@@ -515,7 +672,15 @@ PERSON_COMPARED = [
 
 
 def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
-    """Issue education IDs where missing, then insert/update the persons of a staging table."""
+    """Issue education IDs where missing, then insert/update the persons of a staging table.
+
+    Pupils (``ld_pupils``) take the fast path of ``loaders_pupils`` on the frame the chunk
+    loader left in ``ctx.merge_input``; staff go through the staging table below."""
+    if table == "ld_pupils":
+        df, stats = ctx.merge_input
+        ctx.merge_input = None
+        _pupil_keys_add(ctx, pupils_merge(ctx, df, stats))
+        return
     sql = ctx.sql
     # The same person twice in one chunk: keep the last row, like duplicate keys.
     sql.execute(
@@ -683,6 +848,15 @@ def _chunk_schools(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
         keep = pl.col("province_code").is_null() | (pl.col("province_code") == ctx.province)
         stats.skipped += df.height - df.filter(keep).height
         df = df.filter(keep)
+    if ctx.school_ids is not None:
+        # A scoped writer updates its own schools only and creates none.
+        own = ctx.orgs.select("_o_code", pl.col("org_id").alias("_own_id"))
+        df = lookup(df, own, left="school_code", right="_o_code")
+        df = flag(
+            df,
+            pl.col("_own_id").is_null() | ~pl.col("_own_id").is_in(list(ctx.school_ids)),
+            "out_of_scope",
+        )
     df = _choice(df, "kind", ("school", "university", "college"), "bad_kind")
     df = _choice(df, "level", Organisation.Level.values, "bad_level", optional=True)
     df = flag(df, (pl.col("kind") == "school") & pl.col("level").is_null(), "missing:level")
@@ -888,40 +1062,54 @@ def _chunk_pupils(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     df = flag_too_long(df, {"pupil_code": 30})
     df = _person_frame(ctx, df, pupils=True)
     df = flag_duplicates(df, ["school_code", "pupil_code"])
-    df = with_citizen_id_columns(df)
+    df = with_citizen_id_index(df)
     df = _split_rejected(df, stats)
-    df = _person_stage_frame(df, pupils=True)
-    cols = [
-        Col("row_no", "bigint"), Col("school_id", "bigint"), Col("pupil_code", "text"),
-        *PERSON_COLUMNS, Col("problem", "text"), Col("p_state", "text"),
-    ]  # fmt: skip
-    t = "ld_pupils"
-    _stage(ctx, t, cols, df, ["education_id", "row_no"])
-    sql = ctx.sql
-    # A pupil without an education ID in the file is the person the school already enrolled
-    # under that pupil code (in the latest year).
-    sql.execute(
-        f"""
-        UPDATE {t} SET education_id = (
-            SELECT p.education_id FROM registry_enrolment e
-            JOIN registry_person p ON p.id = e.pupil_id
-            WHERE e.school_id = {t}.school_id AND e.pupil_code = {t}.pupil_code
-            ORDER BY e.school_year_id DESC LIMIT 1)
-        WHERE education_id IS NULL
-        """  # noqa: S608
+    ctx.merge_input = (_person_stage_frame(df, pupils=True), stats)
+    _persons_merge(ctx, "ld_pupils")
+
+
+def _pupil_keys_add(ctx: _Ctx, keys: pl.DataFrame) -> None:
+    """Remember school + pupil code → person for this run's enrolments (kept in memory: a few
+    tens of bytes per pupil), once the chunk has committed (``_pupil_keys_commit``)."""
+    ctx.pending_keys = keys
+
+
+def _pupil_keys_commit(ctx: _Ctx) -> None:
+    keys, ctx.pending_keys = ctx.pending_keys, None
+    if keys is None:
+        return
+    keys = keys.select(
+        pl.col("school_id").cast(pl.Int64),
+        pl.col("pupil_code").cast(pl.String),
+        pl.col("person_id").cast(pl.Int64),
     )
-    _persons_merge(ctx, t)
-    sql.execute(
-        f"""
-        INSERT INTO {PUPIL_KEYS} (school_id, pupil_code, person_id)
-        SELECT s.school_id, s.pupil_code, p.id FROM {t} s
-        JOIN registry_person p ON p.education_id = s.education_id
-        WHERE s.problem IS NULL
-        ON CONFLICT (school_id, pupil_code) DO UPDATE SET person_id = excluded.person_id
-        """  # noqa: S608
+    if ctx.pupil_keys is None or not ctx.pupil_keys.height:
+        ctx.pupil_keys = keys
+        return
+    ctx.pupil_keys = pl.concat([ctx.pupil_keys, keys]).unique(
+        ["school_id", "pupil_code"], keep="last", maintain_order=False
     )
-    _sql_problems(ctx, t, stats)
-    stats.inserted, stats.updated, stats.unchanged = _add(stats, sql.states(t, "p_state"))
+
+
+def _pupil_keys_recall(ctx: _Ctx, batch: pl.DataFrame, entity: xf.Entity) -> None:
+    """Pupil keys of a pupils chunk an earlier run committed (resume), so this run's
+    enrolments still find those pupils: by the education ID the file gives. (A pupil without
+    one is found through its enrolment; a roster's parts load as pairs, ``_load_pair``.)"""
+    df = prepare(batch, entity)
+    df = lookup(df, ctx.orgs.select("_o_code", "org_id"), left="school_code", right="_o_code")
+    df = df.filter(pl.col("education_id").is_not_null() & pl.col("org_id").is_not_null())
+    if not df.height:
+        return
+    cols = [Col("school_id", "bigint"), Col("pupil_code", "text"), Col("education_id", "text")]
+    ctx.sql.stage_create("ld_recall", cols)
+    ctx.sql.stage_fill("ld_recall", cols, df.rename({"org_id": "school_id"}))
+    found = ctx.sql.read_frame(
+        "SELECT r.school_id, r.pupil_code, p.id FROM ld_recall r "
+        "JOIN registry_person p ON p.education_id = r.education_id",
+        {"school_id": pl.Int64, "pupil_code": pl.String, "person_id": pl.Int64},
+    )
+    ctx.pending_keys = found
+    _pupil_keys_commit(ctx)
 
 
 def _resolve_pupil(ctx: _Ctx, t: str, target_col: str) -> None:
@@ -951,87 +1139,15 @@ def _chunk_enrolments(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     df = flag_duplicates(df, ["school_code", "school_year", "pupil_code"])
     df = _split_rejected(df, stats)
     df = df.with_columns(
-        pl.col(ROW).alias("row_no"),
         pl.col("org_id").alias("school_id"),
         pl.col("_y_id").alias("school_year_id"),
         pl.col("org_province").alias("province_code"),
-        pl.lit(None, pl.Int64).alias("pupil_id"),
-        pl.lit(None, pl.Int64).alias("school_class_id"),
-        pl.lit(None, pl.String).alias("problem"),
-        pl.lit(None, pl.String).alias("e_state"),
-    )
-    cols = [
-        Col("row_no", "bigint"), Col("school_id", "bigint"), Col("school_year_id", "bigint"),
-        Col("pupil_code", "text"), Col("class_name", "text"), Col("pupil_id", "bigint"),
-        Col("school_class_id", "bigint"), Col("status", "text"), Col("started_on", "date"),
-        Col("ended_on", "date"), Col("province_code", "text"), Col("problem", "text"),
-        Col("e_state", "text"),
-    ]  # fmt: skip
-    t = "ld_enrolments"
-    _stage(ctx, t, cols, df, ["pupil_id, school_year_id"])
-    sql = ctx.sql
-    sql.execute(
-        f"""
-        UPDATE {t} SET school_class_id = (
-            SELECT c.id FROM registry_schoolclass c WHERE c.school_id = {t}.school_id
-            AND c.school_year_id = {t}.school_year_id AND c.name = {t}.class_name)
-        """  # noqa: S608
-    )
-    sql.execute(
-        f"UPDATE {t} SET problem = 'unknown_class' WHERE school_class_id IS NULL"  # noqa: S608
-    )
-    _resolve_pupil(ctx, t, "pupil_id")
-    active = "('" + "', '".join(ACTIVE_STATUSES) + "')"
-    # At most one active enrolment per pupil and year (a database constraint): refuse a second
-    # one, already stored under another key or earlier in this chunk.
-    sql.execute(
-        f"""
-        UPDATE {t} SET problem = 'active_elsewhere'
-        WHERE problem IS NULL AND status IN {active} AND (
-            EXISTS (SELECT 1 FROM registry_enrolment e
-                    WHERE e.pupil_id = {t}.pupil_id AND e.school_year_id = {t}.school_year_id
-                    AND e.status IN {active}
-                    AND NOT (e.school_id = {t}.school_id AND e.pupil_code = {t}.pupil_code))
-            OR EXISTS (SELECT 1 FROM {t} s2
-                    WHERE s2.pupil_id = {t}.pupil_id AND s2.school_year_id = {t}.school_year_id
-                    AND s2.status IN {active} AND s2.problem IS NULL AND s2.row_no > {t}.row_no))
-        """  # noqa: S608
-    )
-    key = ["school_id", "school_year_id", "pupil_code"]
-    data = ["pupil_id", "school_class_id", "status", "started_on", "ended_on", "province_code"]
-    sql.mark_state(
-        stage=t, state_col="e_state", target="registry_enrolment",
-        key={k: f"{t}.{k}" for k in key}, compare={c: f"{t}.{c}" for c in data},
+        pl.col(ROW).alias("row_no"),
+    ).select(
+        ROW, "row_no", PROBLEM, "school_id", "school_year_id", "pupil_code", "class_name", "status",
+        "started_on", "ended_on", "province_code",
     )  # fmt: skip
-    sql.upsert(
-        stage=t, state_col="e_state", target="registry_enrolment",
-        conflict="(school_id, school_year_id, pupil_code) WHERE NOT (pupil_code = '')",
-        values={c: c for c in [*key, *data]}, update=data,
-        insert_extra={"created_at": "%s", "updated_at": "%s"},
-        update_extra={"updated_at": "excluded.updated_at"},
-        params=(ctx.now_param, ctx.now_param),
-    )  # fmt: skip
-    # History: the initial status of a new enrolment, and each status change a reload brings.
-    latest = (
-        "(SELECT h.status FROM registry_enrolmentstatuschange h "
-        "WHERE h.enrolment_id = e.id ORDER BY h.id DESC LIMIT 1)"
-    )
-    sql.execute(
-        f"""
-        INSERT INTO registry_enrolmentstatuschange
-            (enrolment_id, status, effective_on, note, recorded_at, recorded_by_id)
-        SELECT e.id, e.status,
-            CASE WHEN e.ended_on IS NOT NULL THEN e.ended_on ELSE e.started_on END,
-            '', %s, NULL
-        FROM {t} s JOIN registry_enrolment e ON e.school_id = s.school_id
-            AND e.school_year_id = s.school_year_id AND e.pupil_code = s.pupil_code
-        WHERE s.problem IS NULL AND s.e_state IN ('i', 'u')
-            AND {sql.distinct(latest, "e.status")}
-        """,  # noqa: S608
-        (ctx.now_param,),
-    )
-    _sql_problems(ctx, t, stats)
-    stats.inserted, stats.updated, stats.unchanged = _add(stats, sql.states(t, "e_state"))
+    enrolments_merge(ctx, df, stats)
 
 
 def _enrolment_id_sql(t: str) -> str:
@@ -1214,6 +1330,7 @@ CHUNK_LOADERS: dict[str, Callable[[_Ctx, pl.DataFrame, EntityStats], None]] = {
     "schools": _chunk_schools,
     "staff": _chunk_staff,
     "classes": _chunk_classes,
+    "teaching_assignments": _chunk_teaching_assignments,
     "pupils": _chunk_pupils,
     "enrolments": _chunk_enrolments,
     "subject_results": _chunk_subject_results,
@@ -1226,6 +1343,7 @@ TARGET_TABLES = {
     "schools": ("orgs_organisation",),
     "staff": ("registry_person", "registry_personnamekey", "registry_staffassignment"),
     "classes": ("registry_schoolclass",),
+    "teaching_assignments": ("registry_teachingassignment",),
     "pupils": ("registry_person", "registry_personnamekey"),
     "enrolments": ("registry_enrolment", "registry_enrolmentstatuschange"),
     "subject_results": ("registry_subjectresult",),
@@ -1233,10 +1351,35 @@ TARGET_TABLES = {
     "health_records": ("registry_healthrecord",),
 }
 ANALYZE_AFTER_ROWS = 5_000
+
+
+def _analyze_if_grown(ctx: _Ctx, entity: str, stats: EntityStats) -> None:
+    """Re-analyse an entity's tables once its inserts reach the size the statistics last saw
+    (doubling steps: a 1 M-row load analyses ~8 times, not once per chunk)."""
+    if not ctx.sql.pg or stats.inserted < ANALYZE_AFTER_ROWS:
+        return
+    seen = ctx.analyzed.get(entity)
+    if seen is None:
+        rows = ctx.sql.fetchall(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = %s",
+            (TARGET_TABLES[entity][0],),
+        )
+        seen = ctx.analyzed[entity] = -int(rows[0][0]) if rows else 0
+    if seen < 0:  # table size before this run, as a negative number
+        due = stats.inserted >= max(-seen, ANALYZE_AFTER_ROWS)
+    else:
+        due = stats.inserted >= 2 * max(seen, ANALYZE_AFTER_ROWS // 2)
+    if due:
+        for table in TARGET_TABLES[entity]:
+            ctx.sql.execute(f"ANALYZE {table}")
+        ctx.analyzed[entity] = stats.inserted
+
+
 BATCH_TYPES = {
     "schools": "organisation_batch",
     "staff": "staff_batch",
     "classes": "class_batch",
+    "teaching_assignments": "teaching_assignment_batch",
     "pupils": "person_batch",
     "enrolments": "enrolment_batch",
     "subject_results": "subject_result_batch",
@@ -1248,94 +1391,245 @@ BATCH_TYPES = {
 # -- driver ------------------------------------------------------------------------------------
 
 
+def _entity_source(ctx: _Ctx, name: str) -> Path | None:
+    if ctx.files is not None:
+        path = ctx.files.get(name)
+        return Path(path) if path is not None and Path(path).exists() else None
+    return _entity_path(ctx.directory, name)
+
+
+def _chunks(lf: pl.LazyFrame, header: list[str], chunk_rows: int):
+    """The file in chunks, each with ``_row``: the file's own row numbers when it carries them
+    (intake writes the row the user sees), else 1, 2, 3…"""
+    if ROW in header:
+        lf = lf.with_columns(pl.col(ROW).cast(pl.Int64))
+    else:
+        lf = lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return lf.collect_batches(chunk_size=chunk_rows)
+
+
+def _chunk_apply(
+    ctx: _Ctx, entity: xf.Entity, batch: pl.DataFrame, stats: EntityStats, index: int
+) -> None:
+    """One chunk in its own transaction (a savepoint inside a dry run or all-or-nothing load):
+    checks, merge, audit entry, the caller's ``on_chunk``."""
+    loader = CHUNK_LOADERS[entity.name]
+    before = (stats.inserted, stats.updated, stats.unchanged, stats.rejected, stats.skipped)
+    done_before = (stats.rows, stats.chunks)
+    snapshot = (Counter(stats.problems), {k: list(v) for k, v in stats.samples.items()})
+    stats.pending = [] if ctx.error_sink is not None else None
+    ctx.chunk_no = stats.chunks + 1
+    try:
+        with transaction.atomic():
+            ctx.locked_pairs = _locked_frame(ctx)
+            loader(ctx, prepare(batch, entity), stats)
+            inserted = stats.inserted - before[0]
+            updated = stats.updated - before[1]
+            if inserted or updated:
+                audit_record(
+                    actor=ctx.actor,
+                    action="create" if inserted else "update",
+                    object_type=BATCH_TYPES[entity.name],
+                    detail={
+                        "entity": entity.name,
+                        "rows": batch.height,
+                        "inserted": inserted,
+                        "updated": updated,
+                        "rejected": stats.rejected - before[3],
+                        "first_row": int(batch[ROW][0]),
+                        "source": ctx.source,
+                        "dry_run": ctx.dry_run,
+                    },
+                )
+            stats.rows += batch.height
+            stats.chunks += 1
+            # The caller's checkpoint last: an exception in it rolls the chunk back.
+            if ctx.on_chunk is not None:
+                # Inside the chunk's transaction: the caller's checkpoint commits with the rows.
+                ctx.on_chunk(entity.name, index, stats)
+        _pupil_keys_commit(ctx)
+    except DatabaseError:
+        # The chunk is rolled back whole; report it and go on with the next one.
+        ctx.pending_keys = None
+        stats.inserted, stats.updated, stats.unchanged, stats.rejected, stats.skipped = before
+        stats.rows, stats.chunks = done_before
+        stats.problems = snapshot[0]
+        stats.samples = defaultdict(list, snapshot[1])
+        if stats.pending is not None:
+            stats.pending = []
+        stats.note("chunk_failed", batch[ROW].to_list())
+        stats.rows += batch.height
+        stats.chunks += 1
+        stats.failed_chunks += 1
+    _errors_flush(ctx, entity, batch, stats)
+
+
 def _load_entity(ctx: _Ctx, entity: xf.Entity, stats: EntityStats, progress) -> None:
-    path = _entity_path(ctx.directory, entity.name)
+    path = _entity_source(ctx, entity.name)
     if path is None:
         return
     stats.present = True
     started = time.perf_counter()
     lf = scan_strings(path)
     header = lf.collect_schema().names()
-    total = lf.select(pl.len()).collect().item()
+    skip = int((ctx.resume or {}).get(entity.name, 0) or 0)
     missing = [c.name for c in entity.columns if c.required and c.name not in header]
     if missing:
         # Without its key or required columns no row of the file can be placed.
-        stats.rows = total
-        stats.note(f"missing_file_columns:{','.join(missing)}", list(range(1, total + 1)))
+        rows = (
+            lf.select(pl.col(ROW).cast(pl.Int64)).collect()[ROW].to_list()
+            if ROW in header
+            else list(range(1, lf.select(pl.len()).collect().item() + 1))
+        )
+        stats.rows = len(rows)
+        stats.pending = [] if ctx.error_sink is not None else None
+        stats.note(f"missing_file_columns:{','.join(missing)}", rows)
+        _errors_flush(ctx, entity, pl.DataFrame({ROW: rows}, schema={ROW: pl.Int64}), stats)
         stats.seconds = time.perf_counter() - started
         return
-    loader = CHUNK_LOADERS[entity.name]
+    total = lf.select(pl.len()).collect().item()
     bar = progress(total=total, desc=entity.name, unit=" rows")
-    batches = lf.with_row_index(ROW, offset=1).collect_batches(chunk_size=ctx.chunk_rows)
-    for batch in batches:
-        batch = batch.with_columns(pl.col(ROW).cast(pl.Int64))
-        before = (stats.inserted, stats.updated, stats.unchanged, stats.rejected, stats.skipped)
-        snapshot = (Counter(stats.problems), {k: list(v) for k, v in stats.samples.items()})
-        try:
-            with transaction.atomic():
-                loader(ctx, prepare(batch, entity), stats)
-                inserted = stats.inserted - before[0]
-                updated = stats.updated - before[1]
-                if inserted or updated:
-                    audit_record(
-                        actor=ctx.actor,
-                        action="create" if inserted else "update",
-                        object_type=BATCH_TYPES[entity.name],
-                        detail={
-                            "entity": entity.name,
-                            "rows": batch.height,
-                            "inserted": inserted,
-                            "updated": updated,
-                            "rejected": stats.rejected - before[3],
-                            "first_row": int(batch[ROW][0]),
-                        },
-                    )
-        except DatabaseError:
-            # The chunk is rolled back whole; report it and go on with the next one.
-            stats.inserted, stats.updated, stats.unchanged, stats.rejected, stats.skipped = before
-            stats.problems = snapshot[0]
-            stats.samples = defaultdict(list, snapshot[1])
-            stats.note("chunk_failed", batch[ROW].to_list())
-        if ctx.sql.pg and stats.inserted - before[0] >= ANALYZE_AFTER_ROWS:
-            for table in TARGET_TABLES[entity.name]:
-                ctx.sql.execute(f"ANALYZE {table}")
-        stats.rows += batch.height
+    for index, batch in enumerate(_chunks(lf, header, ctx.chunk_rows), start=1):
+        if index <= skip:
+            # Committed by an earlier run of the same job: not applied twice.
+            stats.resumed_rows += batch.height
+            if entity.name == "pupils":
+                _pupil_keys_recall(ctx, batch, entity)
+            bar.update(batch.height)
+            continue
+        _chunk_apply(ctx, entity, batch, stats, index)
+        _analyze_if_grown(ctx, entity.name, stats)
         bar.update(batch.height)
     bar.close()
     stats.seconds = time.perf_counter() - started
 
 
+def _paired_sources(ctx: _Ctx) -> tuple[Path, Path] | None:
+    """The pupils and enrolments files of one roster (intake writes both parts of a source
+    file into one folder, numbered by the same ``_row``), or None."""
+    pupils, enrolments = _entity_source(ctx, "pupils"), _entity_source(ctx, "enrolments")
+    if pupils is None or enrolments is None or pupils.parent != enrolments.parent:
+        return None
+    if pupils.suffix != ".parquet" or enrolments.suffix != ".parquet":
+        return None
+    for path, entity in ((pupils, xf.BY_NAME["pupils"]), (enrolments, xf.BY_NAME["enrolments"])):
+        header = scan_strings(path).collect_schema().names()
+        if ROW not in header or any(c.required and c.name not in header for c in entity.columns):
+            return None
+    return pupils, enrolments
+
+
+def _load_pair(ctx: _Ctx, paths: tuple[Path, Path], stats_p: EntityStats, stats_e: EntityStats,
+               progress) -> None:  # fmt: skip
+    """A roster's pupils and enrolments chunk by chunk together: pupils chunk i and the
+    enrolments of the same file rows commit in one transaction. So at every commit each
+    committed pupil has its enrolment, a resumed job finds them through their enrolments, and
+    no pupil keys need keeping across chunks."""
+    pupils, enrolments = xf.BY_NAME["pupils"], xf.BY_NAME["enrolments"]
+    stats_p.present = stats_e.present = True
+    started = time.perf_counter()
+    lf_p = scan_strings(paths[0])
+    lf_e = scan_strings(paths[1]).with_columns(pl.col(ROW).cast(pl.Int64))
+    skip_p = int((ctx.resume or {}).get("pupils", 0) or 0)
+    skip_e = int((ctx.resume or {}).get("enrolments", 0) or 0)
+    total = lf_p.select(pl.len()).collect().item()
+    bar = progress(total=total, desc="pupils+enrolments", unit=" rows")
+    low = None
+    index = 0
+    for index, batch in enumerate(_chunks(lf_p, [ROW], ctx.chunk_rows), start=1):
+        high = int(batch[ROW].max())
+        window = pl.col(ROW) <= high
+        if low is not None:
+            window = window & (pl.col(ROW) > low)
+        part = lf_e.filter(window).collect()
+        with transaction.atomic():
+            if index > skip_p:
+                _chunk_apply(ctx, pupils, batch, stats_p, index)
+            else:
+                stats_p.resumed_rows += batch.height
+            if index > skip_e and part.height:
+                _chunk_apply(ctx, enrolments, part, stats_e, index)
+            elif part.height:
+                stats_e.resumed_rows += part.height
+        low = high
+        _analyze_if_grown(ctx, "pupils", stats_p)
+        _analyze_if_grown(ctx, "enrolments", stats_e)
+        bar.update(batch.height)
+    # Enrolments after the last pupil row (a file whose pupils part is shorter).
+    rest = lf_e.filter(pl.col(ROW) > low) if low is not None else lf_e
+    for offset, part in enumerate(rest.collect_batches(chunk_size=ctx.chunk_rows), start=1):
+        if index + offset > skip_e:
+            _chunk_apply(ctx, enrolments, part, stats_e, index + offset)
+    bar.close()
+    stats_p.seconds = time.perf_counter() - started
+    stats_e.seconds = 0.0
+
+
 def dataset_load(
     *,
-    directory: str | Path,
+    directory: str | Path | None = None,
+    files: dict[str, Path] | None = None,
     province: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
     actor=None,
     progress: bool = False,
     entities: list[str] | None = None,
+    school_ids: frozenset[int] | None = None,
+    locked: Callable[[], set[tuple[int, int]]] | None = None,
+    dry_run: bool = False,
+    all_or_nothing: bool = False,
+    resume: dict[str, int] | None = None,
+    on_chunk: Callable[[str, int, EntityStats], None] | None = None,
+    error_sink: Callable[[pl.DataFrame], None] | None = None,
+    source: str = "",
 ) -> LoadResult:
-    """Load an exchange-format dataset directory (all entities, in load order); idempotent."""
+    """Load an exchange-format dataset (all entities, in load order); idempotent.
+
+    ``directory`` holds ``<entity>.parquet|csv`` files, or ``files`` maps entity names to
+    canonical files (intake's output). ``school_ids`` limits writes to those schools (other
+    rows: ``out_of_scope``); ``locked()`` gives the (school id, school year id) pairs whose
+    period data is locked (rows: ``period_locked``). ``dry_run`` does everything, then rolls
+    back: the counts are exactly what a real run would do. ``all_or_nothing`` runs in one
+    transaction that is rolled back if any row is rejected. ``resume`` skips, per entity, the
+    chunks an earlier run of the same job committed; ``on_chunk(entity, chunks_done, stats)``
+    runs inside each chunk's transaction (stats: this run's cumulative counts). ``error_sink``
+    receives every problem row (``ERROR_SCHEMA``); ``source`` labels RecordChange rows.
+    """
     from tqdm import tqdm
 
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"Dataset directory not found: {directory}")
+    if files is None:
+        if directory is None:
+            raise ValueError("dataset_load needs directory= or files=")
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"Dataset directory not found: {directory}")
+    else:
+        files = {name: Path(p) for name, p in files.items()}
+        directory = Path(directory) if directory is not None else None
     started = time.perf_counter()
+    now = timezone.now()
     ctx = _Ctx(
-        sql=Sql(),
+        sql=Sql(source=source[:64], now=now),
         directory=directory,
         province=province,
         chunk_rows=chunk_rows,
         actor=actor,
         issue_year=timezone.localdate().year,
-        now=timezone.now(),
+        now=now,
+        files=files,
+        school_ids=frozenset(school_ids) if school_ids is not None else None,
+        locked=locked,
+        dry_run=dry_run,
+        resume=resume,
+        on_chunk=on_chunk,
+        error_sink=error_sink,
+        source=source[:64],
+        keep_keys=bool(source) and not dry_run and not all_or_nothing,
     )
 
     def make_bar(**kwargs):
         return tqdm(disable=not progress, leave=True, **kwargs)
 
-    _load_reference(ctx)
-    _read_dataset_school_provinces(ctx)
     sql = ctx.sql
     if not sql.pg and not connection.in_atomic_block:
         # Staging tables are scratch space: keep them in memory, away from the database file
@@ -1345,21 +1639,55 @@ def dataset_load(
         # Each chunk is idempotent to replay, so waiting for the WAL flush at every commit buys
         # nothing: a crash loses at most the last chunks, which the next run loads again.
         sql.execute("SET synchronous_commit TO off")
+    result = LoadResult(entities={}, seconds=0.0)
+    try:
+        # A dry run and an all-or-nothing load are one transaction; chunks are savepoints in it.
+        with transaction.atomic() if (dry_run or all_or_nothing) else nullcontext():
+            _load_all(ctx, result, entities, make_bar)
+            if dry_run or (all_or_nothing and result.rejected):
+                transaction.set_rollback(True)
+                result.rolled_back = True
+    finally:
+        if sql.pg:
+            sql.execute("RESET synchronous_commit")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _load_all(ctx: _Ctx, result: LoadResult, entities, make_bar) -> None:
+    sql = ctx.sql
+    _load_reference(ctx)
+    _read_dataset_school_provinces(ctx)
     with transaction.atomic():
         sql.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {PUPIL_KEYS} (school_id bigint, "
             "pupil_code text, person_id bigint, PRIMARY KEY (school_id, pupil_code))"
         )
         sql.execute(f"DELETE FROM {PUPIL_KEYS}")  # noqa: S608
-    result = LoadResult(entities={}, seconds=0.0)
     wanted = set(entities or xf.BY_NAME)
     for entity in xf.ENTITIES:
-        stats = result.entities[entity.name] = EntityStats(entity.name)
-        if entity.name not in wanted:
+        result.entities[entity.name] = EntityStats(entity.name)
+    paired = _paired_sources(ctx) if {"pupils", "enrolments"} <= wanted else None
+    for entity in xf.ENTITIES:
+        stats = result.entities[entity.name]
+        if entity.name not in wanted or (paired and entity.name == "enrolments"):
+            continue
+        if paired and entity.name == "pupils":
+            _load_pair(ctx, paired, stats, result.entities["enrolments"], make_bar)
             continue
         if entity.name == "classes":
             with transaction.atomic():
                 _school_years_ensure(ctx)
+        has_health = _entity_source(ctx, "health_records") is not None
+        if entity.name == "health_records" and ctx.pupil_keys is not None and has_health:
+            # Health records resolve pupils in SQL: hand them this run's pupil keys.
+            with transaction.atomic():
+                sql.stage_fill(
+                    PUPIL_KEYS,
+                    [Col("school_id", "bigint"), Col("pupil_code", "text"),
+                     Col("person_id", "bigint")],
+                    ctx.pupil_keys,
+                )  # fmt: skip
         _load_entity(ctx, entity, stats, make_bar)
         if entity.name == "schools" and stats.present:
             if stats.inserted or stats.updated:
@@ -1367,13 +1695,11 @@ def dataset_load(
             _load_orgs(ctx)
     with transaction.atomic():
         for table in (PUPIL_KEYS, "ld_new_ids", *(f"ld_{n}" for n in (
-            "schools", "staff", "classes", "pupils", "enrolments", "results", "summaries", "health"
+            "keys", "changed", "active", "rekey", "recall",
+            "schools", "staff", "classes", "teaching", "pupils", "enrolments", "results", "summaries",
+            "health",
         ))):  # fmt: skip
             sql.stage_drop(table)
-    if sql.pg:
-        sql.execute("RESET synchronous_commit")
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def result_json(result: LoadResult) -> str:

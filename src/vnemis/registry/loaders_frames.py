@@ -231,6 +231,36 @@ def with_citizen_id_columns(df: pl.DataFrame) -> pl.DataFrame:
     ).drop("citizen_id")
 
 
+def with_citizen_id_index(df: pl.DataFrame) -> pl.DataFrame:
+    """Blind index and last three digits of each (valid) citizen ID; the clear value stays in
+    ``_cid_clear`` for the merge, which encrypts only the IDs it writes. A malformed CCCD (not
+    12 digits) rejects the row."""
+    import hashlib
+    import hmac
+
+    from vnemis.core.crypto import _blind_index_key
+
+    df = flag(df, ~pl.col("citizen_id").str.contains(r"^\d{12}$"), "bad_citizen_id")
+    present = df["citizen_id"].is_not_null() & df[PROBLEM].is_null()
+    idx = np.flatnonzero(present.to_numpy())
+    index: list[str] = [""] * df.height
+    if idx.size:
+        # ``crypto.blind_index`` with the keyed HMAC state built once (the same digest).
+        base = hmac.new(_blind_index_key(), digestmod=hashlib.sha256)
+        for i, v in zip(idx.tolist(), df["citizen_id"].gather(idx).to_list(), strict=True):
+            h = base.copy()
+            h.update(v.encode())
+            index[i] = h.digest()[:16].hex()
+    return df.with_columns(
+        pl.Series("citizen_id_index", index, dtype=pl.String),
+        pl.when(present)
+        .then(pl.col("citizen_id").str.slice(9, 3))
+        .otherwise(pl.lit(""))
+        .alias("citizen_id_last3"),
+        pl.when(present).then(pl.col("citizen_id")).otherwise(None).alias("_cid_clear"),
+    ).drop("citizen_id")
+
+
 def json_list_expr(expr: pl.Expr) -> pl.Expr:
     """A ';'-separated list of codes as the JSON text Django's JSONField writes ('[]' if empty)."""
     items = (

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from vnemis.geo.models import Commune, Province
 from vnemis.orgs.models import Organisation
 
+from .change_tracking import change_seq_field
+
 
 class Sex(models.TextChoices):
     MALE = "M", _("Nam")
@@ -150,6 +152,7 @@ class Person(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         ordering = ["given_name", "family_name", "middle_name", "id"]
@@ -195,6 +198,7 @@ class SchoolClass(models.Model):
     two_sessions = models.BooleanField(default=False)
     combined_grades = models.BooleanField(default=False)
     province_code = models.CharField(max_length=2)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         ordering = ["grade", "name"]
@@ -247,6 +251,7 @@ class Enrolment(models.Model):
     province_code = models.CharField(max_length=2)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         constraints = [
@@ -330,6 +335,7 @@ class StaffAssignment(models.Model):
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     province_code = models.CharField(max_length=2)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         constraints = [
@@ -351,6 +357,7 @@ class TeachingAssignment(models.Model):
     school_class = models.ForeignKey(SchoolClass, on_delete=models.CASCADE, related_name="teaching")
     teacher = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="teaching")
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         constraints = [
@@ -388,6 +395,7 @@ class SubjectResult(models.Model):
     score = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     rating = models.CharField(max_length=2, blank=True)
     province_code = models.CharField(max_length=2)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         constraints = [
@@ -428,6 +436,7 @@ class ResultSummary(models.Model):
     conduct_rating = models.CharField(max_length=2, choices=Rating.choices, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     province_code = models.CharField(max_length=2)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         constraints = [
@@ -453,6 +462,7 @@ class HealthRecord(models.Model):
     eyesight_left = models.PositiveSmallIntegerField(null=True, blank=True)
     eyesight_right = models.PositiveSmallIntegerField(null=True, blank=True)
     province_code = models.CharField(max_length=2)
+    change_seq = change_seq_field()  # change number: version and feed position
 
     class Meta:
         ordering = ["-measured_on"]
@@ -476,3 +486,4 @@ class HealthRecord(models.Model):
 
 from .models_rollover import *  # noqa
 from .models_search import *  # noqa
+from .models_changes import *  # noqa
