@@ -13,9 +13,26 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
     if len(argv) > 1 and argv[1] == "worker":
         argv[1] = "db_worker"
+        _resume_stale_imports()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(argv)
+
+
+def _resume_stale_imports() -> None:
+    """A starting worker first re-queues imports whose previous worker died mid-job."""
+    import django
+    from django.db import DatabaseError
+
+    django.setup()
+    from vnemis.exchange.imports import import_resume_stale
+
+    try:
+        resumed = import_resume_stale()
+    except DatabaseError:  # not migrated yet: nothing to resume
+        return
+    if resumed:
+        print(f"Re-queued {len(resumed)} interrupted import job(s).", file=sys.stderr)
 
 
 if __name__ == "__main__":

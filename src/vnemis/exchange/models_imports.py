@@ -73,6 +73,11 @@ class ImportJob(models.Model):
     result = models.JSONField(default=dict, blank=True)  # per-entity counts from the engine
     error = models.TextField(blank=True)  # why a job failed (never personal data)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The claim token of the worker running the job (compare-and-set: two workers never run
+    # one job); every progress write checks it, so a worker that lost the job stops.
+    executor = models.CharField(max_length=32, blank=True)
+    # A cancel asked while rows are being applied: the worker stops after the current chunk.
+    cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # a stale one = dead worker
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -96,6 +101,22 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def no_changes(self) -> bool:
+        """A finished, written import that changed nothing (the same file again)."""
+        return (
+            self.status == self.Status.SUCCEEDED
+            and not self.dry_run
+            and self.inserted == 0
+            and self.updated == 0
+        )
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        return min(100, int(self.done * 100 / self.total)) if self.total else 0
 
 
 class IdempotencyRecord(models.Model):

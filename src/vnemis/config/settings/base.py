@@ -167,3 +167,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("VNEMIS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Mail (reminders to schools late with a period submission): printed to the console unless an
+# SMTP server is configured; tests use Django's in-memory outbox whatever is set here.
+EMAIL_BACKEND = os.environ.get(
+    "VNEMIS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("VNEMIS_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("VNEMIS_EMAIL_PORT", "25"))
+EMAIL_USE_TLS = os.environ.get("VNEMIS_EMAIL_USE_TLS", "0") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("VNEMIS_DEFAULT_FROM_EMAIL", "csdl-giaoduc@localhost")
+# End of term I is not a Circular 25/2024 report: its deadline (days after term I ends) is ours.
+VNEMIS_TERM1_REPORT_DUE_DAYS = int(os.environ.get("VNEMIS_TERM1_REPORT_DUE_DAYS", "30"))
+
+# Bootstrap styles errors as "danger"; Django's default tag "error" has no style there.
+MESSAGE_TAGS = {40: "danger"}
+
+# Imports (exchange): the largest file accepted, rows per committed chunk, and how long a job's
+# heartbeat may be silent before another worker takes it over and resumes it.
+VNEMIS_IMPORT_MAX_BYTES = int(os.environ.get("VNEMIS_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+VNEMIS_IMPORT_CHUNK_ROWS = int(os.environ.get("VNEMIS_IMPORT_CHUNK_ROWS", "50000"))
+VNEMIS_IMPORT_STALE_SECONDS = int(os.environ.get("VNEMIS_IMPORT_STALE_SECONDS", "120"))
