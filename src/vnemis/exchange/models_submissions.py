@@ -51,7 +51,9 @@ class Submission(models.Model):
     school = models.ForeignKey(
         "orgs.Organisation", on_delete=models.PROTECT, related_name="submissions"
     )
-    period = models.ForeignKey(ReportingPeriod, on_delete=models.PROTECT, related_name="submissions")
+    period = models.ForeignKey(
+        ReportingPeriod, on_delete=models.PROTECT, related_name="submissions"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # Completeness at the last check: [{"code", "ok", "count", "total", "message_vi",
     # "message_en"}]; and the headline counts (classes, pupils, staff...) frozen at submit.
@@ -69,9 +71,7 @@ class Submission(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["school", "period"], name="uniq_submission")
-        ]
+        constraints = [models.UniqueConstraint(fields=["school", "period"], name="uniq_submission")]
         indexes = [models.Index(fields=["period", "status"])]
 
     def __str__(self) -> str:
@@ -93,14 +93,27 @@ class SubmissionEvent(models.Model):
 
 
 class Reminder(models.Model):
-    """A reminder sent by a Department to a school late with its submission."""
+    """A reminder sent by a Department to a school late with its submission.
+
+    ``sent_on`` (the Vietnamese calendar day) with a unique constraint is the rate limit: two
+    officers pressing "Nhắc nhở" at the same moment still send one e-mail per school per day.
+    """
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="reminders")
+    school = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.CASCADE, related_name="+", null=True
+    )
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sent_at = models.DateTimeField(auto_now_add=True)
+    sent_on = models.DateField(null=True)
     recipients = models.PositiveIntegerField(default=0)  # school users e-mailed
 
     class Meta:
         ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "sent_on"], name="one_reminder_per_school_day"
+            )
+        ]
