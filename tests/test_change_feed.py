@@ -401,7 +401,7 @@ def test_concurrent_writers_never_make_the_reader_skip_a_change(
 
 
 def test_bulk_loader_may_reserve_numbers_on_sqlite(tree, school_year):
-    from vnemis.registry.change_tracking import change_seq_reserve
+    from vnemis.core.change_numbers import change_seq_reserve
 
     if connection.vendor == "postgresql":
         assert change_seq_reserve(count=3) is None

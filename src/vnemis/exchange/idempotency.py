@@ -8,7 +8,7 @@ replays the stored response; the same key with a different request is refused
 stores nothing: retrying it is safe and runs it again.
 
 Concurrent duplicates: the sync actions take the change-number lock first thing in their
-transaction (``registry.change_tracking.change_lock``), so two requests with one key run one
+transaction (``core.change_numbers.change_lock``), so two requests with one key run one
 after the other and the second finds the first's record.
 """
 

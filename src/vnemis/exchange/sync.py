@@ -3,7 +3,7 @@
 
 One transaction per request, in this order:
 
-1. the change-number lock (``registry.change_tracking.change_lock``): writers are serialised
+1. the change-number lock (``core.change_numbers.change_lock``): writers are serialised
    anyway at their first registry write; taking it first keeps the lock order (change lock,
    then audit lock) and makes two requests with one idempotency key run one after the other;
 2. the idempotency check (``exchange.idempotency``): replay, refuse a reused key, or go on;
@@ -39,10 +39,10 @@ from django.utils import timezone
 
 from vnemis.core.api_errors import ApiError
 from vnemis.core.audit import audit_record
+from vnemis.core.change_numbers import change_lock
 from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import can_write, is_unrestricted, org_ids_in_scope
 from vnemis.registry import exchange_format as xf
-from vnemis.registry.change_tracking import change_lock
 
 from . import idempotency
 from .messages import message

@@ -11,8 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from vnemis.core.change_numbers import change_seq_field
 from vnemis.geo.models import Commune, Province
-from vnemis.registry.change_tracking import change_seq_field
 
 
 class Organisation(models.Model):

@@ -9,7 +9,7 @@ names of the fields that changed (values stay in the registry, under its access 
 from django.db import models
 from django.db.models.functions import Now
 
-from .change_tracking import change_seq_field
+from vnemis.core.change_numbers import change_seq_field
 
 __all__ = ["RecordChange", "Tombstone"]
 

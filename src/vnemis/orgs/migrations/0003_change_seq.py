@@ -3,13 +3,13 @@
 The sequence (PostgreSQL) or one-row counter table (SQLite) is created here because the
 organisation table is the first tracked table to migrate; ``registry.0009_change_tracking``
 adds the column to the registry tables and installs the triggers of all tracked tables
-(``vnemis.registry.change_tracking`` explains the design). Existing rows get numbers as the
+(``vnemis.registry.change_tracking`` explains the design; the number source is ``vnemis.core.change_numbers``). Existing rows get numbers as the
 column is added (PostgreSQL: the column default; SQLite: numbered by the installer).
 """
 
 from django.db import migrations, models
 
-import vnemis.registry.change_tracking
+import vnemis.core.change_numbers
 
 
 def create_number_source(apps, schema_editor):
@@ -35,7 +35,7 @@ def drop_number_source(apps, schema_editor):
 
 
 def add_column(apps, schema_editor):
-    vnemis.registry.change_tracking.change_seq_add_column(
+    vnemis.core.change_numbers.change_seq_add_column(
         schema_editor=schema_editor, table="orgs_organisation"
     )
 
@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
                     model_name="organisation",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),

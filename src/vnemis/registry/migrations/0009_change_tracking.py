@@ -16,7 +16,7 @@ Design (full text in ``vnemis.registry.change_tracking``):
   Lock order: the audit chain's lock (7310001, ``core.audit``) is taken by writers when they
   append their audit entry, after their registry writes; so every transaction that holds both
   takes the change lock first, and no cycle can form. Code that audits first and then writes a
-  tracked row in the same transaction must call ``change_tracking.change_lock()`` before
+  tracked row in the same transaction must call ``core.change_numbers.change_lock()`` before
   ``audit_record``. (A cycle would still not hang: PostgreSQL aborts one side as a deadlock.)
 - SQLite: a one-row counter table ``vnemis_change_counter``; AFTER INSERT/UPDATE triggers write
   the number (one writer, so commit order holds); recursion cannot happen (recursive_triggers is
@@ -35,6 +35,7 @@ keeps tracking without further work.
 import django.db.models.functions.datetime
 from django.db import migrations, models
 
+import vnemis.core.change_numbers
 import vnemis.registry.change_tracking
 
 TABLES = [
@@ -51,7 +52,7 @@ TABLES = [
 
 def add_columns(apps, schema_editor):
     for table in TABLES:
-        vnemis.registry.change_tracking.change_seq_add_column(
+        vnemis.core.change_numbers.change_seq_add_column(
             schema_editor=schema_editor, table=table
         )
 
@@ -114,7 +115,7 @@ class Migration(migrations.Migration):
                 (
                     "change_seq",
                     models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -145,7 +146,7 @@ class Migration(migrations.Migration):
                     model_name="enrolment",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -154,7 +155,7 @@ class Migration(migrations.Migration):
                     model_name="healthrecord",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -163,7 +164,7 @@ class Migration(migrations.Migration):
                     model_name="person",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -172,7 +173,7 @@ class Migration(migrations.Migration):
                     model_name="resultsummary",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -181,7 +182,7 @@ class Migration(migrations.Migration):
                     model_name="schoolclass",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -190,7 +191,7 @@ class Migration(migrations.Migration):
                     model_name="staffassignment",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -199,7 +200,7 @@ class Migration(migrations.Migration):
                     model_name="subjectresult",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
@@ -208,7 +209,7 @@ class Migration(migrations.Migration):
                     model_name="teachingassignment",
                     name="change_seq",
                     field=models.BigIntegerField(
-                        db_default=vnemis.registry.change_tracking.NextChangeSeq(),
+                        db_default=vnemis.core.change_numbers.NextChangeSeq(),
                         db_index=True,
                         editable=False,
                     ),
