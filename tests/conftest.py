@@ -1,8 +1,10 @@
 """Shared fixtures: a small organisation tree, one user per role, a few pupils and staff."""
 
+import importlib
 from datetime import date
 
 import pytest
+from django.db import connection
 
 from vnemis.geo.models import Commune, Province
 from vnemis.orgs.actions import organisation_create
@@ -199,3 +201,27 @@ def users(tree, pupils, school_year):
         "citizen": make("cd_an", password="pw", role="citizen", person=pupils["an"]),
         "system": make("he_thong", password="pw", role="system", scope=tree["a"]),
     }
+
+
+@pytest.fixture(scope="module")
+def audit_log_flushable(django_db_setup, django_db_blocker):
+    """Let the flush after each transactional (or live-server) test empty the audit log.
+
+    Such tests cannot run inside a rolled-back transaction; the flush that cleans up after them
+    deletes (SQLite) or truncates (PostgreSQL) every table, which the audit log's append-only
+    triggers refuse. The triggers are dropped for the module and recreated with the project's
+    own migrations once it is done (module scope: the recreation comes after the last flush).
+    """
+    append_only = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
+    always = importlib.import_module("vnemis.core.migrations.0005_audit_triggers_always")
+    postgres = connection.vendor == "postgresql"
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for sql in append_only.POSTGRES_REVERSE if postgres else append_only.SQLITE_REVERSE:
+            cursor.execute(sql)
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for sql in append_only.POSTGRES if postgres else append_only.SQLITE:
+            cursor.execute(sql)
+        if postgres:
+            for name in always.TRIGGERS:
+                cursor.execute(f"ALTER TABLE core_auditentry ENABLE ALWAYS TRIGGER {name}")

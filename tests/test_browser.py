@@ -4,12 +4,10 @@ Walks what a school data officer and a Department officer do first, checks that 
 their scope is refused, and leaves screenshots in var/screenshots/ for a human to look at.
 """
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from vnemis.registry.models import SchoolClass
 
@@ -26,30 +24,11 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("audit_log_flushable"),
     # The live server reads committed data; serialized_rollback restores the reference data
     # (ethnic groups, subjects) that the flush after a transactional test removes.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _audit_log_flushable(django_db_setup, django_db_blocker):
-    """Let the flush after each live-server test empty the append-only audit log.
-
-    The live server only sees committed data, so these tests cannot run inside a rolled-back
-    transaction; the flush that cleans up after them deletes (SQLite) or truncates
-    (PostgreSQL) every table, which the audit log's triggers refuse. The triggers are dropped
-    for this module only and recreated, with the project's own SQL, once it is done.
-    """
-    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
-    postgres = connection.vendor == "postgresql"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES_REVERSE if postgres else migration.SQLITE_REVERSE:
-            cursor.execute(sql)
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES if postgres else migration.SQLITE:
-            cursor.execute(sql)
 
 
 @pytest.fixture

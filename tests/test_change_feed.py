@@ -5,7 +5,6 @@ application, in commit order under concurrent writers (PostgreSQL). Tombstones f
 natural-key changes. The feed: paging, resume, scope, sensitive fields, audit, bad input.
 """
 
-import importlib
 import os
 import threading
 import time
@@ -328,21 +327,6 @@ def test_entities_filter(client, pupils, tokens):
 
 
 # --- commit order under concurrency (PostgreSQL) ----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def audit_log_flushable(django_db_setup, django_db_blocker):
-    """The flush after a transactional test empties the append-only audit log (as in
-    test_browser.py): its triggers are dropped and recreated after the module (module scope, so
-    the recreation comes after the flush)."""
-    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES_REVERSE:
-            cursor.execute(sql)
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES:
-            cursor.execute(sql)
 
 
 @pytest.mark.skipif(

@@ -6,11 +6,9 @@ launch arguments and why the audit log's triggers are lifted for the module).
 """
 
 import csv
-import importlib
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from vnemis.exchange.models_imports import ImportJob
 from vnemis.registry.models import Enrolment
@@ -28,22 +26,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("audit_log_flushable"),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _audit_log_flushable(django_db_setup, django_db_blocker):
-    """Let the flush after each live-server test empty the append-only audit log."""
-    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
-    postgres = connection.vendor == "postgresql"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES_REVERSE if postgres else migration.SQLITE_REVERSE:
-            cursor.execute(sql)
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES if postgres else migration.SQLITE:
-            cursor.execute(sql)
 
 
 @pytest.fixture(autouse=True)

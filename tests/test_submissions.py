@@ -806,27 +806,8 @@ def test_periods_command(
 # --- real concurrency (PostgreSQL: two connections deciding at the same moment) ----------------
 
 
-@pytest.fixture
-def audit_flushable(django_db_setup, django_db_blocker):
-    """Drop the audit log's append-only triggers for one transactional test (its teardown flush
-    empties every table), and put them back with the project's own SQL afterwards."""
-    import importlib
-
-    from django.db import connection
-
-    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
-    postgres = connection.vendor == "postgresql"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES_REVERSE if postgres else migration.SQLITE_REVERSE:
-            cursor.execute(sql)
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES if postgres else migration.SQLITE:
-            cursor.execute(sql)
-
-
 def test_concurrent_approve_and_return_on_two_connections(
-    audit_flushable, django_db_serialized_rollback, transactional_db, users, tree, school_year
+    audit_log_flushable, django_db_serialized_rollback, transactional_db, users, tree, school_year
 ):
     # Fixture order matters: the triggers are dropped before the transactional database is set
     # up and put back after its flush; serialized rollback restores the reference data (ethnic

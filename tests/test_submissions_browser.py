@@ -5,9 +5,8 @@ Screenshots land in var/screenshots/ for a human to look at.
 """
 
 import pytest
-from test_browser import (  # noqa: F401  (fixtures: the browser page, the flushable audit log)
+from test_browser import (  # noqa: F401  (the browser page fixture)
     SCREENSHOTS,
-    _audit_log_flushable,
     log_in,
     page,
 )
@@ -17,6 +16,7 @@ from vnemis.exchange.models import Submission
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("audit_log_flushable"),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 

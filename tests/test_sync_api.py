@@ -407,24 +407,6 @@ def test_locked_period_refuses_writes(client, pupils, tokens, locked_year):
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def audit_log_flushable(django_db_setup, django_db_blocker):
-    """Transactional tests end with a flush, which the append-only audit log refuses: its
-    triggers are dropped and recreated after the module (as in test_browser.py)."""
-    import importlib
-
-    from django.db import connection
-
-    migration = importlib.import_module("vnemis.core.migrations.0003_audit_append_only")
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES_REVERSE:
-            cursor.execute(sql)
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for sql in migration.POSTGRES:
-            cursor.execute(sql)
-
-
 @pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"), reason="PostgreSQL only: concurrent writers"
 )

@@ -297,7 +297,7 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
         ).sort("province_code", "key", "person_id")
         from .loaders import NAME_KEY_COLUMNS
 
-        sql.target_fill("registry_personnamekey", NAME_KEY_COLUMNS, keys)
+        sql.target_fill("registry_personnamekey", NAME_KEY_COLUMNS, keys, written=("person_id",))
         df = df.join(
             new.select(
                 ROW, pl.col("id").alias("_new_id"), pl.col("education_id").alias("_new_eid")
@@ -349,7 +349,10 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
             keys = name_keys_frame(
                 rekey.select(pl.col("_old_id").alias("person_id"), "name_search", "province_code")
             )
-            sql.target_fill("registry_personnamekey", NAME_KEY_COLUMNS, keys)
+            # Their persons were just updated by this transaction: present and locked.
+            sql.target_fill(
+                "registry_personnamekey", NAME_KEY_COLUMNS, keys, written=("person_id",)
+            )
     counts = df["_state"].value_counts()
     by = dict(zip(counts["_state"].to_list(), counts["count"].to_list(), strict=True))
     stats.inserted += by.get("i", 0)
@@ -539,4 +542,5 @@ def _history(ctx: _Ctx, rows: pl.DataFrame) -> None:
         Col("enrolment_id", "bigint"), Col("status", "text"), Col("effective_on", "date"),
         Col("note", "text"), Col("recorded_at", "timestamptz"),
     ]  # fmt: skip
-    ctx.sql.target_fill("registry_enrolmentstatuschange", cols, history)
+    # The enrolments were inserted or updated by this transaction: present and locked.
+    ctx.sql.target_fill("registry_enrolmentstatuschange", cols, history, written=("enrolment_id",))

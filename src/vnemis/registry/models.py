@@ -130,14 +130,18 @@ class Person(models.Model):
     name_search = models.CharField(max_length=150)
     birth_date = models.DateField()
     sex = models.CharField(max_length=1, choices=Sex.choices)
-    ethnicity = models.ForeignKey(Ethnicity, on_delete=models.PROTECT, related_name="+")
+    # No index on the reference-data keys below: nothing looks persons up by them (statistics
+    # read the snapshot), and every bulk insert would pay for the index.
+    ethnicity = models.ForeignKey(
+        Ethnicity, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     nationality = models.CharField(max_length=2, default="VN")
     birth_province = models.ForeignKey(
-        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Province, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     birth_place = models.CharField(max_length=255, blank=True)
     permanent_commune = models.ForeignKey(
-        Commune, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Commune, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     permanent_address = models.CharField(max_length=255, blank=True)
     policy_categories = models.JSONField(default=list, blank=True)
@@ -147,7 +151,7 @@ class Person(models.Model):
     citizen_id_ciphertext = models.BinaryField(null=True, blank=True)
     citizen_id_index = models.CharField(max_length=32, blank=True, db_index=True)
     citizen_id_last3 = models.CharField(max_length=3, blank=True)
-    province_code = models.CharField(max_length=2, db_index=True)
+    province_code = models.CharField(max_length=2)  # distribution key, never a filter alone
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -155,10 +159,6 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["given_name", "family_name", "middle_name", "id"]
-        indexes = [
-            models.Index(fields=["name_search", "id"], name="person_name_search"),
-            models.Index(fields=["birth_date"], name="person_birth_date"),
-        ]
         constraints = [
             models.CheckConstraint(condition=Q(sex__in=["M", "F"]), name="person_sex_valid"),
             models.CheckConstraint(
@@ -235,12 +235,20 @@ ACTIVE_STATUSES = ("studying", "transferred_in", "repeating")
 class Enrolment(models.Model):
     """A pupil in a class for a school year, with its current status (history below)."""
 
-    pupil = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="enrolments")
-    school_class = models.ForeignKey(
-        SchoolClass, on_delete=models.PROTECT, related_name="enrolments"
+    # The foreign keys have no single-column indexes: each leads one of the composite indexes
+    # in Meta (school_year is only ever filtered with the school or the pupil).
+    pupil = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="enrolments", db_index=False
     )
-    school = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="enrolments")
-    school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="enrolments")
+    school_class = models.ForeignKey(
+        SchoolClass, on_delete=models.PROTECT, related_name="enrolments", db_index=False
+    )
+    school = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="enrolments", db_index=False
+    )
+    school_year = models.ForeignKey(
+        SchoolYear, on_delete=models.PROTECT, related_name="enrolments", db_index=False
+    )
     pupil_code = models.CharField(max_length=30, blank=True, help_text=_("Mã học sinh của trường"))
     status = models.CharField(
         max_length=16, choices=EnrolmentStatus.choices, default=EnrolmentStatus.STUDYING
@@ -291,8 +299,14 @@ class EnrolmentStatusChange(models.Model):
     effective_on = models.DateField()
     note = models.CharField(max_length=255, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # Unindexed: one row per pupil and status change, and nothing lists changes by their author.
     recorded_by = models.ForeignKey(
-        "orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "orgs.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
