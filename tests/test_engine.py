@@ -346,9 +346,60 @@ def test_locked_pairs_reject_rows_of_that_school_and_year(roster, classes, schoo
     assert len(asked) >= 2  # asked per chunk, inside its transaction
     assert _counts(result, "enrolments") == (2, 0, 0, 4)
     locked_rows = collected().filter(pl.col("code") == "period_locked")
-    assert locked_rows["row"].to_list() == [2, 3, 4, 5]
+    for entity in ("pupils", "enrolments"):  # both parts of each locked roster row
+        rows = locked_rows.filter(pl.col("entity") == entity)["row"].to_list()
+        assert rows == [2, 3, 4, 5], entity
     assert set(locked_rows["column"]) == {"school_year"}
     assert Enrolment.objects.count() == 2
+    # The pupil part of a locked row is refused too: no person appears for it.
+    assert _counts(result, "pupils") == (2, 0, 0, 4)
+    assert Person.objects.count() == 2
+
+
+def test_locked_year_keeps_pupils_on_record_unchanged(tmp_path, classes, school_year):
+    """A pupil enrolled in a locked (school, year) cannot be renamed by a roster or by a
+    pupils file while the Department reviews the data; nothing of the row is applied."""
+    dataset_load(files=write_roster(tmp_path / "v1", _roster_rows()))
+    rows = _roster_rows()
+    rows[0]["full_name"] = "Nguyễn Văn Ân"  # HS000 at school a (locked)
+    rows[4]["full_name"] = "Hoàng Thị Thuỷ Tiên"  # HS004 at school c (not locked)
+    pair = {(classes["a"].id, school_year.id)}
+    sink, collected = _sink()
+    result = dataset_load(
+        files=write_roster(tmp_path / "v2", rows), locked=lambda: pair, error_sink=sink
+    )
+    assert _counts(result, "pupils") == (0, 1, 1, 4)
+    assert not Person.objects.filter(full_name="Nguyễn Văn Ân").exists()
+    assert Person.objects.filter(full_name="Hoàng Thị Thuỷ Tiên").exists()
+    # The same change as a pupils file (no year in it): refused for the enrolled pupil.
+    only_pupils = {"pupils": write_roster(tmp_path / "v3", rows)["pupils"]}
+    result = dataset_load(files=only_pupils, locked=lambda: pair, error_sink=sink)
+    assert _counts(result, "pupils")[3] == 4  # a's four pupils: locked
+    assert not Person.objects.filter(full_name="Nguyễn Văn Ân").exists()
+    codes = set(collected()["code"])
+    assert codes == {"period_locked"}
+
+
+def test_pupils_file_alone_never_creates_pupils_it_cannot_enrol(tmp_path, classes):
+    """A pupils file without enrolments can update pupils on record but cannot create new
+    ones: each re-import would otherwise add the same children again, invisible to the school."""
+    only_pupils = {"pupils": write_roster(tmp_path / "p", _roster_rows())["pupils"]}
+    sink, collected = _sink()
+    for _ in range(2):
+        result = dataset_load(files=only_pupils, error_sink=sink)
+        assert _counts(result, "pupils") == (0, 0, 0, 6)
+    assert Person.objects.count() == 0
+    errors = collected()
+    assert set(errors["code"]) == {"pupil_needs_enrolment"}
+    assert set(errors["column"]) == {"pupil_code"}
+    # Once enrolled through a roster, the same pupils file updates them and adds nobody.
+    dataset_load(files=write_roster(tmp_path / "r", _roster_rows()))
+    rows = _roster_rows()
+    rows[2]["full_name"] = "Lê Hoàng Cương"
+    changed = {"pupils": write_roster(tmp_path / "p2", rows)["pupils"]}
+    result = dataset_load(files=changed)
+    assert _counts(result, "pupils") == (0, 1, 5, 0)
+    assert Person.objects.count() == 6
 
 
 def test_record_change_for_a_changed_row_only(tmp_path, classes):

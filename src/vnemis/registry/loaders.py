@@ -158,8 +158,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the school is outside the scope you may write to",
     ),
     "period_locked": (
-        "dữ liệu kỳ báo cáo của trường đã được duyệt và khoá",
-        "the school's data for this period is approved and locked",
+        "dữ liệu năm học này của trường đang bị khoá vì báo cáo kỳ đã nộp hoặc đã được duyệt "
+        "(đề nghị Sở trả lại báo cáo nếu cần sửa)",
+        "the school's data for this school year is locked: its period report is submitted or "
+        "approved (ask the Department to return it to make changes)",
+    ),
+    "pupil_needs_enrolment": (
+        "học sinh chưa có trong CSDL: học sinh mới phải kèm thông tin nhập học (dùng mẫu danh "
+        "sách lớp, hoặc nộp kèm tệp nhập học)",
+        "pupil not in the registry: a new pupil must come with an enrolment (use the class "
+        "roster template, or send an enrolments file with it)",
     ),
     "chunk_failed": (
         "lỗi cơ sở dữ liệu; cả khối dòng đã được hoàn tác",
@@ -175,6 +183,7 @@ CODE_COLUMNS = {
     "unknown_school": "school_code",
     "out_of_scope": "school_code",
     "period_locked": "school_year",
+    "pupil_needs_enrolment": "pupil_code",
     "unknown_parent": "parent_code",
     "unknown_province": "province_code",
     "unknown_commune": "commune_code",
@@ -328,6 +337,9 @@ class _Ctx:
     school_ids: frozenset[int] | None = None
     locked: Callable[[], set[tuple[int, int]]] | None = None
     locked_pairs: pl.DataFrame | None = None  # this chunk's locked (school, year) pairs
+    # Whether the load has enrolments at all: without, a pupil not on record cannot be placed.
+    enrolments_in_load: bool = True
+    pair_enrolments: pl.DataFrame | None = None  # a roster's enrolment rows of this pupils chunk
     dry_run: bool = False
     resume: dict[str, int] | None = None
     on_chunk: Callable | None = None
@@ -1059,6 +1071,7 @@ def _chunk_classes(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
 
 def _chunk_pupils(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     df = _with_school(ctx, df, stats)
+    df = _flag_locked_roster_rows(ctx, df)
     df = flag_too_long(df, {"pupil_code": 30})
     df = _person_frame(ctx, df, pupils=True)
     df = flag_duplicates(df, ["school_code", "pupil_code"])
@@ -1066,6 +1079,25 @@ def _chunk_pupils(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     df = _split_rejected(df, stats)
     ctx.merge_input = (_person_stage_frame(df, pupils=True), stats)
     _persons_merge(ctx, "ld_pupils")
+
+
+def _flag_locked_roster_rows(ctx: _Ctx, df: pl.DataFrame) -> pl.DataFrame:
+    """A roster row whose enrolment falls in a locked (school, year) is refused whole: its
+    pupil part must not change either (the Department reviews both)."""
+    part = ctx.pair_enrolments
+    if part is None or ctx.locked_pairs is None or not ctx.locked_pairs.height:
+        return df
+    part = lookup(
+        part.select(ROW, "school_code", "school_year"),
+        ctx.orgs.select("_o_code", "org_id"),
+        left="school_code",
+        right="_o_code",
+    )
+    part = lookup(part, ctx.years, left="school_year", right="_y_code")
+    locked = part.join(
+        ctx.locked_pairs, left_on=["org_id", "_y_id"], right_on=["_l_school", "_l_year"]
+    )[ROW]
+    return flag(df, pl.col(ROW).is_in(locked.implode()), "period_locked")
 
 
 def _pupil_keys_add(ctx: _Ctx, keys: pl.DataFrame) -> None:
@@ -1544,7 +1576,11 @@ def _load_pair(ctx: _Ctx, paths: tuple[Path, Path], stats_p: EntityStats, stats_
         part = lf_e.filter(window).collect()
         with transaction.atomic():
             if index > skip_p:
-                _chunk_apply(ctx, pupils, batch, stats_p, index)
+                ctx.pair_enrolments = part
+                try:
+                    _chunk_apply(ctx, pupils, batch, stats_p, index)
+                finally:
+                    ctx.pair_enrolments = None
             else:
                 stats_p.resumed_rows += batch.height
             if index > skip_e and part.height:
@@ -1668,6 +1704,9 @@ def _load_all(ctx: _Ctx, result: LoadResult, entities, make_bar) -> None:
     for entity in xf.ENTITIES:
         result.entities[entity.name] = EntityStats(entity.name)
     paired = _paired_sources(ctx) if {"pupils", "enrolments"} <= wanted else None
+    ctx.enrolments_in_load = (
+        "enrolments" in wanted and _entity_source(ctx, "enrolments") is not None
+    )
     for entity in xf.ENTITIES:
         stats = result.entities[entity.name]
         if entity.name not in wanted or (paired and entity.name == "enrolments"):

@@ -17,6 +17,7 @@ chunk whole.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,7 @@ from vnemis.core.crypto import encrypt_identifier
 
 from .loaders_frames import PROBLEM, ROW, education_ids_format, flag
 from .loaders_sql import Col
+from .models import ACTIVE_STATUSES
 from .search import name_keys_frame
 
 if TYPE_CHECKING:
@@ -236,6 +238,15 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
     )
     df = df.join(existing.drop("_year"), left_on=ROW, right_on="row_no", how="left")
     df = df.with_columns(pl.coalesce("education_id", "_old_eid").alias("education_id"))
+    if not ctx.enrolments_in_load:
+        # Not found and nothing to enrol them with: on every re-import it would be created
+        # again, a duplicate the school cannot even see (the sync API refuses it the same way).
+        df = flag(
+            df,
+            pl.col("_old_id").is_null() & pl.col("education_id").is_null(),
+            "pupil_needs_enrolment",
+        )
+    df = _flag_persons_in_locked_years(ctx, df)
     # The same person twice in one chunk: the last row wins, like duplicate keys.
     last = (
         df.filter(pl.col("education_id").is_not_null())
@@ -361,6 +372,31 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
     return df.select("school_id", "pupil_code", "person_id")
 
 
+def _flag_persons_in_locked_years(ctx: _Ctx, df: pl.DataFrame) -> pl.DataFrame:
+    """A pupil on record who is actively enrolled in a locked (school, year) is not changed:
+    the Department reviews that data (``registry.actions.person_update`` refuses it alike)."""
+    if ctx.locked_pairs is None or not ctx.locked_pairs.height:
+        return df
+    ids = df["_old_id"].drop_nulls().unique().to_list()
+    if not ids:
+        return df
+    sql = ctx.sql
+    active = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+    where = "pupil_id = ANY(%s)" if sql.pg else "pupil_id IN (SELECT value FROM json_each(%s))"
+    rows = sql.fetchall(
+        f"SELECT DISTINCT pupil_id, school_id, school_year_id FROM {ENROLMENT_TABLE} "  # noqa: S608
+        f"WHERE status IN ({active}) AND {where}",
+        [ids if sql.pg else json.dumps(ids)],
+    )
+    enrolled = pl.DataFrame(
+        rows, schema={"pid": pl.Int64, "sid": pl.Int64, "yid": pl.Int64}, orient="row"
+    )
+    locked = enrolled.join(
+        ctx.locked_pairs, left_on=["sid", "yid"], right_on=["_l_school", "_l_year"]
+    )
+    return flag(df, pl.col("_old_id").is_in(locked["pid"].implode()), "period_locked")
+
+
 def _issue_education_ids(ctx: _Ctx, new: pl.DataFrame) -> pl.DataFrame:
     """New education IDs for new persons without one: one reservation per province."""
     from .education_id import education_id_reserve
@@ -387,7 +423,6 @@ def enrolments_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     """Merge a checked enrolments frame (school_id, school_year_id, pupil_code, class_name,
     status, started_on, ended_on, province_code) into registry_enrolment and its history."""
     from .loaders import _split_rejected
-    from .models import ACTIVE_STATUSES
 
     sql = ctx.sql
     # Pupils: this run's pupils file first, then earlier enrolments at the school.
