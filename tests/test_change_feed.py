@@ -272,6 +272,28 @@ def test_sensitive_person_fields_and_health_follow_the_registry_rules(client, tr
     assert health(dept)["data"] is None
     assert health(dept)["key"]["measured_on"] == "2025-10-01"
     assert health(school)["data"]["height_cm"] == 125.0
+    # The school's own software (a system account scoped to the school) reads them too.
+    system, _ = walk(client, tokens["system"], limit=50)
+    assert person(system)["ethnicity_code"] == "01"
+    assert health(system)["data"]["height_cm"] == 125.0
+
+
+def test_a_former_pupils_sensitive_fields_stay_with_the_new_school(client, tree, pupils, tokens):
+    """After the pupil leaves, the old school still sees the change, but not their ethnicity
+    or health: sensitive data follows the pupil (as on the pupil page)."""
+    from vnemis.registry.models import Enrolment
+
+    HealthRecord.objects.create(
+        person=pupils["an"], school=tree["a"], measured_on=date(2025, 10, 1), height_cm=125,
+        weight_kg=25, bmi=16, province_code="01",
+    )  # fmt: skip
+    Enrolment.objects.filter(pupil=pupils["an"]).update(status="transferred_out")
+    items, _ = walk(client, tokens["school"], limit=50)
+    an = [i for i in items if i["entity"] == "persons"
+          and i["key"]["education_id"] == pupils["an"].education_id]  # fmt: skip
+    assert an and an[-1]["data"]["full_name"] == "Nguyễn Văn An"
+    assert an[-1]["data"]["ethnicity_code"] is None
+    assert next(i for i in items if i["entity"] == "health_records")["data"] is None
 
 
 def test_each_page_is_audited_with_counts_only(client, pupils, users, tokens):
@@ -306,6 +328,19 @@ def test_malformed_input_gets_a_clear_error(client, pupils, tokens, params, stat
     assert body["message_vi"] and body["message_en"]
     if code:
         assert body["code"] == code
+    if code == "invalid_cursor":  # names the parameter the client sent it in
+        assert "'since'" in body["message_vi"] and body["errors"][0]["field"] == "since"
+
+
+def test_since_now_starts_after_the_latest_change(client, pupils, tokens, tree, school_year):
+    body = feed(client, tokens["ministry"], since="now").json()
+    assert body["items"] == [] and body["has_more"] is False
+    SchoolClass.objects.create(
+        school=tree["a"], school_year=school_year, grade=5, name="5Z", province_code="01"
+    )
+    items, _ = walk(client, tokens["ministry"], since=body["next_cursor"])
+    assert [i["key"]["class_name"] for i in items if i["entity"] == "classes"] == ["5Z"]
+    assert {i["entity"] for i in items} == {"classes"}
 
 
 def test_cursor_of_another_list_is_refused(client, pupils, tokens):

@@ -343,6 +343,14 @@ def test_csv_that_is_really_a_pdf(tmp_path):
     assert "PDF" in err.message_vi
 
 
+def test_headers_not_in_the_standard_are_refused_naming_what_was_found(tmp_path):
+    text = "Tên,Lớp học,Ghi chú\nAn,6A1,x\n"
+    err = refused(put(tmp_path, "h.csv", text.encode()), tmp_path, "no_header", entity=None)
+    assert "'Tên', 'Lớp học', 'Ghi chú'" in err.message_vi
+    assert "tệp" in err.message_vi and "trang tính" not in err.message_vi
+    assert "Data standard" in err.message_en
+
+
 def test_json_array_is_refused(tmp_path):
     refused(put(tmp_path, "a.jsonl", b'[{"pupil_code": "HS1"}]'), tmp_path, "json_array")
 
@@ -394,7 +402,8 @@ def test_formula_injection_kept_as_data_and_neutralised_in_reports(tmp_path):
     assert enrolments["class_name"].to_list()[2] == "@SUM(A1)"
     out = error_report_csv(result.errors_path, tmp_path / "e.csv", result.headers)
     report = pl.read_csv(out, infer_schema=False)
-    assert report["Giá trị / Value"].to_list() == ["bad"]
+    # A formula as a name is refused; in the report it is quoted so it cannot run.
+    assert report["Giá trị / Value"].to_list() == ["'=1+1", "bad"]
     xlsx = error_report_xlsx(result.errors_path, tmp_path / "e.xlsx", result.headers)
     with zipfile.ZipFile(xlsx) as z:
         assert all(b"<f>" not in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets"))

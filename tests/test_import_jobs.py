@@ -158,6 +158,14 @@ def test_malformed_uploads_are_refused(users, name, content, code):
     assert exc.value.code == code
 
 
+def test_a_refused_file_is_named_as_the_user_named_it(users, tmp_path):
+    path = tmp_path / "danh sách lớp 6A.csv"
+    path.write_bytes(b"Ma,HS\n" + b"\x00\x01\x02\x03" * 500)
+    job = import_file(path, actor=users["school"], school="01000101")
+    assert job.status == ImportJob.Status.REJECTED
+    assert "'danh sách lớp 6A.csv'" in job.error and "source.csv" not in job.error
+
+
 @pytest.mark.parametrize(
     ("kwargs", "code"),
     [({"entity": "grades"}, "unknown_entity"), ({"mode": "sometimes"}, "unknown_mode")],
@@ -557,6 +565,11 @@ def test_cli_exit_codes(users, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "rejected" in out and "errors.csv" in out
     assert not Enrolment.objects.filter(pupil_code__startswith="Z").exists()
+    # Applying the valid rows and rejecting the bad one: a distinct status for scripts.
+    with pytest.raises(CommandError) as exc:
+        call_command("import", str(bad), "--school", "01000101")
+    assert exc.value.returncode == 3
+    assert Enrolment.objects.filter(pupil_code__startswith="Z").count() == len(rows) - 1
 
     with pytest.raises(CommandError):
         call_command("import", str(tmp_path / "missing.csv"))

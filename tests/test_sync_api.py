@@ -123,9 +123,11 @@ def test_stale_version_refuses_the_whole_batch(client, pupils, tokens):
     body = response.json()
     assert body["code"] == "stale_version"
     assert body["message_vi"] and body["message_en"]
-    stale = [json.loads(e["message"]) for e in body["errors"]]
+    stale = body["errors"]  # structured: index, key, version sent, current version
     assert [s["key"]["class_name"] for s in stale] == ["4G"]
     assert stale[0]["current_version"] == seq_of_class("4G")
+    assert stale[0]["index"] == 2 and stale[0]["version"] == seen_g
+    assert "version" in stale[0]["message"]
     # Nothing of the batch was applied.
     assert SchoolClass.objects.get(name="4F").two_sessions is False
     assert seq_of_class("4F") == seen_f

@@ -5,6 +5,8 @@ validation errors) into ``ErrorOut``. It lives in core, not in config, so that e
 router can raise it and declare it in its OpenAPI responses without importing the API root.
 """
 
+from typing import Any
+
 from ninja import Schema
 
 
@@ -12,6 +14,12 @@ class ErrorDetail(Schema):
     field: str
     type: str
     message: str
+    # A record of a batch the error is about (sync API): its 1-based index and natural key,
+    # and for a stale write the version sent and the current one.
+    index: int | None = None
+    key: dict[str, Any] | None = None
+    version: int | None = None
+    current_version: int | None = None
 
 
 class ErrorOut(Schema):
@@ -85,16 +93,17 @@ def unknown_value(field: str, value: str) -> ApiError:
     )
 
 
-def invalid_cursor() -> ApiError:
-    """422 for a cursor this list did not issue (edited, truncated, from another list)."""
+def invalid_cursor(field: str = "cursor") -> ApiError:
+    """422 for a cursor this list did not issue (edited, truncated, from another list);
+    ``field``: the query parameter that carried it."""
     return ApiError(
         422,
         "invalid_cursor",
-        "Con trỏ phân trang (cursor) không hợp lệ; hãy dùng đúng giá trị next_cursor của trang "
-        "trước, hoặc bỏ cursor để đọc lại từ đầu.",
-        "The pagination cursor is invalid; pass the next_cursor of the previous page unchanged, "
-        "or omit cursor to start from the beginning.",
+        f"Con trỏ phân trang (tham số '{field}') không hợp lệ; hãy dùng đúng giá trị "
+        f"next_cursor của trang trước, hoặc bỏ tham số '{field}' để đọc lại từ đầu.",
+        f"The pagination cursor (parameter '{field}') is invalid; pass the next_cursor of the "
+        f"previous page unchanged, or omit '{field}' to start from the beginning.",
         errors=[
-            {"field": "cursor", "type": "invalid_cursor", "message": "not issued by this list"}
+            {"field": field, "type": "invalid_cursor", "message": "not issued by this list"}
         ],
     )

@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from vnemis.core.api_errors import ERROR_RESPONSES, unknown_value
-from vnemis.core.pagination import decode_cursor, encode_cursor
+from vnemis.core.api_errors import ERROR_RESPONSES, invalid_cursor, unknown_value
+from vnemis.core.pagination import CursorError, decode_cursor, encode_cursor
 from vnemis.registry.models import Tombstone
 
 from . import changes
@@ -20,16 +20,27 @@ def cursor_encode(seq: int) -> str:
 
 
 def cursor_decode(cursor: str | None) -> int:
-    """The change number inside a cursor (absent or "0": the beginning); else CursorError."""
+    """The change number inside a cursor (absent or "0": the beginning; "now": the latest
+    change number, so a new client can start from today without paging through history);
+    else ``invalid_cursor`` naming ``since``."""
     if not cursor or cursor == "0":
         return 0
-    return decode_cursor(cursor, namespace=NAMESPACE, model=Tombstone, order=["change_seq"])[0]
+    if cursor == "now":
+        return changes.change_seq_latest()
+    try:
+        return decode_cursor(cursor, namespace=NAMESPACE, model=Tombstone, order=["change_seq"])[0]
+    except CursorError:
+        raise invalid_cursor("since") from None
 
 
 @router.get("", response={200: ChangesOut, **ERROR_RESPONSES})
 def changes_list(
     request: HttpRequest,
-    since: str | None = Query(None, max_length=512, description="next_cursor of the last page"),
+    since: str | None = Query(
+        None,
+        max_length=512,
+        description='next_cursor of the last page; "now" to start after the latest change',
+    ),
     limit: int = Query(changes.DEFAULT_LIMIT, ge=1, le=changes.MAX_LIMIT),
     entities: str | None = Query(
         None, max_length=300, description="comma-separated, e.g. enrolments,persons"
@@ -41,8 +52,9 @@ def changes_list(
     ``version`` = its change number, usable as ``version`` in the sync API) or a ``delete``
     (a removed record, or the old natural key of a record whose key changed). Store
     ``next_cursor`` and pass it as ``since`` next time: every later change arrives exactly once.
-    Person fields that are sensitive, and health measurements, are null unless your role needs
-    them.
+    A new client that already holds a full copy (an export) starts with ``since=now``.
+    Sensitive person fields and health measurements are null unless you may read them for that
+    person: their current school, its own software, a teacher of their class, the person.
     """
     wanted = changes.ENTITIES
     if entities:

@@ -38,25 +38,25 @@ def _cause_text(code: str, label: str | None, count: int, sample: str | None) ->
     if code == "date_mmdd" and label:
         return (
             f"Cột '{label}' có vẻ dùng định dạng tháng/ngày/năm (mm/dd/yyyy) ở {n_vi} dòng",
-            f"column '{label}' looks like mm/dd/yyyy in {n_en} {rows_en}",
+            f"Column '{label}' looks like mm/dd/yyyy in {n_en} {rows_en}",
         )
     if code == "date_ambiguous" and label:
         return (
             f"Cột '{label}' có vẻ dùng tháng/ngày/năm: {n_vi} dòng có ngày và tháng đều không quá "
             "12 (như 03/04) không được nạp vì không biết đâu là ngày, đâu là tháng",
-            f"column '{label}' looks like mm/dd/yyyy: {n_en} {rows_en} whose day and month are "
+            f"Column '{label}' looks like mm/dd/yyyy: {n_en} {rows_en} whose day and month are "
             "both 12 or less (like 03/04) were not loaded, as it is unclear which is which",
         )
     if code == "column_empty" and label:
         return (
             f"Mọi giá trị của cột '{label}' đều trống",
-            f"all values of column '{label}' are empty",
+            f"All values of column '{label}' are empty",
         )
     if code == "decimal_comma" and label:
         return (
             f"Cột '{label}' dùng dấu phẩy làm dấu thập phân (ví dụ '{sample}') ở {n_vi} dòng; "
             "hãy dùng dấu chấm (7.5)",
-            f"column '{label}' uses a decimal comma (e.g. '{sample}') in {n_en} {rows_en}; use "
+            f"Column '{label}' uses a decimal comma (e.g. '{sample}') in {n_en} {rows_en}; use "
             "a decimal point (7.5)",
         )
     if code == "leading_zeros_lost" and label:
@@ -68,17 +68,21 @@ def _cause_text(code: str, label: str | None, count: int, sample: str | None) ->
             f"Cột '{label}' bị mất số 0 ở đầu ở {n_vi} dòng{example_vi}: tệp có lẽ đã được mở và "
             "lưu bằng Excel, Excel đổi mã thành số. Hãy định dạng cột là Văn bản (Text) rồi nhập "
             "lại mã",
-            f"column '{label}' lost its leading zeros in {n_en} {rows_en}{example_en}: the file "
+            f"Column '{label}' lost its leading zeros in {n_en} {rows_en}{example_en}: the file "
             "probably went through Excel, which turned the codes into numbers. Format the column "
             "as Text and enter the codes again",
         )
     if code == "unknown_column":
         return (
             f"Cột '{sample}' không có trong chuẩn dữ liệu nên được bỏ qua",
-            f"column '{sample}' is not in the data standard and was ignored",
+            f"Column '{sample}' is not in the data standard and was ignored",
         )
     vi, en = message(code, label)
-    return f"{vi}: {n_vi} dòng", f"{en}: {n_en} {rows_en}"
+    return _sentence(vi), _sentence(en)  # the count has a column of its own
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def causes_group(errors_path: Path, headers: dict[str, str], *, samples: int = 5) -> list[dict]:

@@ -21,7 +21,7 @@ from django.db import connection
 
 from vnemis.core.audit import audit_record
 from vnemis.orgs.models import User
-from vnemis.orgs.scope import can_read_sensitive
+from vnemis.orgs.scope import sensitive_person_ids
 from vnemis.registry.change_tracking import BY_ENTITY, TRACKED
 from vnemis.registry.selectors import list_scope
 
@@ -184,7 +184,7 @@ DATA_SQL = {
     "health_records": f"""
         SELECT t.id, t.change_seq, {_ORG.format("t.school_id")} AS school_code,
                {_PERSON.format("t.person_id")} AS education_id, t.measured_on, t.height_cm,
-               t.weight_kg, t.bmi, t.eyesight_left, t.eyesight_right
+               t.weight_kg, t.bmi, t.eyesight_left, t.eyesight_right, t.person_id
         FROM registry_healthrecord t WHERE t.id IN ({{ids}})""",
 }
 
@@ -251,7 +251,7 @@ def _records(entity: str, ids: list[int]) -> dict[int, dict]:
 
 
 def _data(entity: str, record: dict, sensitive: bool) -> dict | None:
-    data = {k: v for k, v in record.items() if k not in ("id", "change_seq")}
+    data = {k: v for k, v in record.items() if k not in ("id", "change_seq", "person_id")}
     if entity == "persons":
         last3 = data.pop("citizen_id_last3", "")
         data["citizen_id_masked"] = "*" * 9 + last3 if last3 else None
@@ -264,6 +264,25 @@ def _data(entity: str, record: dict, sensitive: bool) -> dict | None:
     if entity == "health_records" and not sensitive:
         return None  # health data: sensitive; the key and version still tell what changed
     return data
+
+
+def change_seq_latest() -> int:
+    """The highest change number of committed data (one index look-up per tracked table).
+
+    Not the sequence's last value: a writer may have drawn numbers it has not committed yet,
+    and a cursor past them would skip its changes when it commits."""
+    tables = [t.table for t in TRACKED] + ["registry_tombstone"]
+    sql = " UNION ALL ".join(f"SELECT MAX(change_seq) AS m FROM {t}" for t in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(m) FROM ({sql}) AS latest")  # noqa: S608 - our names
+        row = cursor.fetchone()
+    return int(row[0] or 0)
+
+
+def _person_of(entity: str, record: dict) -> int | None:
+    if entity == "persons":
+        return record["id"]
+    return record.get("person_id") if entity == "health_records" else None
 
 
 # --- the selector -------------------------------------------------------------------------------
@@ -283,8 +302,12 @@ def changes_page(
     for entity, object_id, _seq, tomb_id in rows:
         if not tomb_id:
             by_entity[entity].append(object_id)
-    sensitive = can_read_sensitive(viewer)
     records = {e: _records(e, ids) for e, ids in by_entity.items()}
+    # Sensitive fields follow the person: only while they are the viewer's pupil or staff today
+    # (a former pupil's old school keeps its history, not their health or ethnicity).
+    people = set(records.get("persons", {}))
+    people |= {r["person_id"] for r in records.get("health_records", {}).values()}
+    sensitive_ids = sensitive_person_ids(viewer, people)
     tombs = {}
     if tomb_ids:
         from vnemis.registry.models import Tombstone
@@ -322,7 +345,7 @@ def changes_page(
                     "key": {k: record.get(k) for k in KEYS[entity]},
                     "version": seq,
                     "reason": None,
-                    "data": _data(entity, record, sensitive),
+                    "data": _data(entity, record, _person_of(entity, record) in sensitive_ids),
                 }
             )
         counts[entity] += 1

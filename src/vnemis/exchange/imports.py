@@ -542,9 +542,13 @@ class _Runner:
         self._end(Status.FAILED, error=message[:2000])
 
     def finish_refused(self, exc) -> None:
+        # Messages name the stored copy (source.csv): the user knows the file by its own name.
+        stored = f"'source.{self.job.source_format}'"
+        given = f"'{self.job.source_name}'"
+        vi, en = (m.replace(stored, given) for m in (exc.message_vi, exc.message_en))
         self._end(
             Status.REJECTED,
-            error=f"{exc.message_vi} / {exc.message_en}"[:2000],
+            error=f"{vi} / {en}"[:2000],
             result={**self.job.result, "refused": exc.code},
         )
 
@@ -745,8 +749,8 @@ class _Runner:
             before = base.get(name, {})
             per_entity[name] = {k: before.get(k, 0) + _stat(stats, k) for k in COUNTS}
         totals = _sum_counts(per_entity)
-        errors_path, error_count, rejected_rows, error_rows = self.errors_union(manifest)
-        causes = _causes(errors_path, manifest.get("headers", {})) if error_count else []
+        errors_path, problem_rows, rejected_rows, error_rows = self.errors_union(manifest)
+        causes = _causes(errors_path, manifest.get("headers", {})) if problem_rows else []
         refused = all_or_nothing and error_rows > 0
         fields = {
             "done": totals["rows"],
@@ -757,10 +761,11 @@ class _Runner:
             if refused
             else totals["inserted"] + totals["updated"] + totals["unchanged"],
             "rows_rejected": rejected_rows,
-            "error_count": error_count,
+            "error_count": error_rows,  # errors only: warnings do not stop a row
             "causes": causes,
             "result": {
                 **job.result,
+                "warnings": problem_rows - error_rows,
                 "progress": per_entity,
                 "entities": per_entity,
                 "rows_total": manifest["rows_total"],

@@ -83,6 +83,16 @@ INTAKE_MESSAGES: dict[str, tuple[str, str]] = {
         "column not in the data standard; ignored",
     ),
     "column_empty": ("cột trống ở mọi dòng", "the column is empty on every row"),
+    "bad_name": (
+        "họ tên chỉ được gồm chữ cái, dấu cách, dấu nháy đơn (') và dấu gạch nối (-), bắt đầu "
+        "bằng một chữ cái, ở cột",
+        "a name may hold only letters, spaces, apostrophes (') and hyphens (-), and must start "
+        "with a letter, in column",
+    ),
+    "old_id_card": (
+        "đây là số CMND 9 chữ số cũ; hãy nhập số CCCD 12 chữ số ở cột",
+        "this is an old 9-digit identity card number; enter the 12-digit citizen ID in column",
+    ),
     "decimal_comma": (
         "số dùng dấu phẩy làm dấu thập phân (7,5); hãy dùng dấu chấm (7.5) ở cột",
         "number uses a decimal comma (7,5); use a decimal point (7.5) in column",

@@ -309,15 +309,14 @@ def _check_versions(entity: str, records: list[dict], keys: list, before: dict) 
                 {
                     "field": f"records[{index}].version",
                     "type": "stale_version",
-                    "message": json.dumps(
-                        {
-                            "index": index,
-                            "key": _key_dict(entity, record),
-                            "version": expected,
-                            "current_version": max(current) if current else None,
-                        },
-                        ensure_ascii=False,
+                    "message": (
+                        f"record {index}: version {expected} sent, the registry holds "
+                        + (f"version {max(current)}" if current else "no such record")
                     ),
+                    "index": index,
+                    "key": _key_dict(entity, record),
+                    "version": expected,
+                    "current_version": max(current) if current else None,
                 }
             )
     if conflicts:

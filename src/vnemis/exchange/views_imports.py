@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from vnemis.core.i18n import pick, pick_stored
 from vnemis.core.pagination import CursorError
 from vnemis.orgs.models import Organisation
 from vnemis.orgs.scope import organisations_visible
@@ -121,7 +122,7 @@ def import_new(request):
             origin=ImportJob.Origin.WEB,
         )
     except ImportRefused as exc:
-        return _refused(request, exc.status, exc.message_vi, form)
+        return _refused(request, exc.status, pick(exc.message_vi, exc.message_en), form)
     url = reverse("import_detail", args=[job.pk])
     if _wants_json(request):
         return JsonResponse({"id": str(job.pk), "url": url}, status=201)
@@ -129,14 +130,14 @@ def import_new(request):
 
 
 def _error_rows(request, job: ImportJob) -> list[dict]:
-    if not job.finished or not job.error_count:
+    if not job.finished or not job.causes:
         return []
     headers = import_headers(job)
     rows = import_errors_rows(user=request.user, job=job, after=0, limit=100)
     for row in rows:
         column = row.get("column")
         row["header"] = headers.get(column, column) if column else None
-        row["message"] = import_error_message(row.get("code") or "", row["header"])[0]
+        row["message"] = pick(*import_error_message(row.get("code") or "", row["header"]))
     return rows
 
 
@@ -145,7 +146,12 @@ def _error_rows(request, job: ImportJob) -> list[dict]:
 def import_detail(request, job_id):
     """A job's status and progress (polled while running), counts, causes and first errors."""
     job = import_job_get(user=request.user, job_id=job_id)
-    context = {"job": job, "error_rows": _error_rows(request, job)}
+    context = {
+        "job": job,
+        "error_rows": _error_rows(request, job),
+        "causes": [{**c, "message": pick(c["message_vi"], c["message_en"])} for c in job.causes],
+        "error_text": pick_stored(job.error),
+    }
     if request.headers.get("HX-Request"):
         return render(request, "exchange/import_status.html", context)
     return render(request, "exchange/import_detail.html", context)
@@ -158,7 +164,7 @@ def import_cancel_view(request, job_id):
     try:
         import_cancel(actor=request.user, job=job)
     except ImportRefused as exc:
-        return HttpResponse(exc.message_vi, status=exc.status)
+        return HttpResponse(pick(exc.message_vi, exc.message_en), status=exc.status)
     return redirect("import_detail", job_id=job.pk)
 
 
@@ -167,7 +173,7 @@ def _report(request, job_id, fmt: str):
     try:
         path = import_report(actor=request.user, job=job, fmt=fmt)
     except ImportRefused as exc:
-        return HttpResponse(exc.message_vi, status=exc.status, content_type="text/plain")
+        return HttpResponse(pick(exc.message_vi, exc.message_en), status=exc.status, content_type="text/plain")
     name = f"loi-nhap-du-lieu-{str(job.pk)[:8]}.{fmt}"
     return FileResponse(open(path, "rb"), as_attachment=True, filename=name)
 

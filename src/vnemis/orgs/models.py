@@ -23,6 +23,9 @@ class Organisation(models.Model):
         UNIVERSITY = "university", _("Đại học")
         COLLEGE = "college", _("Cao đẳng")
 
+    # Kinds that enrol learners (the others administer them).
+    SCHOOL_KINDS = ("school", "university", "college")
+
     class Level(models.TextChoices):
         PRESCHOOL = "preschool", _("Mầm non")
         PRIMARY = "primary", _("Tiểu học")

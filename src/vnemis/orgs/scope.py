@@ -112,17 +112,42 @@ def current_person_ids_in_scope(user: User):
     return Person.objects.filter(Q(id__in=pupils) | Q(id__in=staff)).values("id")
 
 
+def _reads_sensitive(user: User) -> bool:
+    """Roles reading sensitive fields; also a school's own software (a system account scoped to
+    one school), which holds its pupils' full records already."""
+    if user.role in SENSITIVE_READERS:
+        return True
+    scope = user.scope if user.role == User.Role.SYSTEM and user.scope_id else None
+    return scope is not None and scope.kind in Organisation.SCHOOL_KINDS
+
+
 def can_read_sensitive(user: User, person=None) -> bool:
     """Whether the user's role may read sensitive fields, and of this person if one is given."""
     if is_unrestricted(user):
         return True
-    if user.role not in SENSITIVE_READERS:
+    if not _reads_sensitive(user):
         return False
     if person is None:
         return True
     from vnemis.registry.models import Person
 
     return Person.objects.filter(pk=person.pk, id__in=current_person_ids_in_scope(user)).exists()
+
+
+def sensitive_person_ids(user: User, person_ids) -> set[int]:
+    """Of ``person_ids`` (a page's, bounded), those whose sensitive fields the user may read:
+    the same rule as ``can_read_sensitive`` in one query."""
+    if not person_ids or not (is_unrestricted(user) or _reads_sensitive(user)):
+        return set()
+    from vnemis.registry.models import Person
+
+    if is_unrestricted(user):
+        return set(person_ids)
+    return set(
+        Person.objects.filter(id__in=list(person_ids))
+        .filter(id__in=current_person_ids_in_scope(user))
+        .values_list("id", flat=True)
+    )
 
 
 def can_write(user: User) -> bool:

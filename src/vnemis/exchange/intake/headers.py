@@ -224,12 +224,19 @@ def header_row_find(
             if score > best[0]:  # only when the second row adds matches
                 best = (score, i, 2, combined)
     if best[0] < 2:
+        first = next((r for r in rows if any(str(c).strip() for c in r)), [])
+        seen = ", ".join(f"'{str(c).strip()[:40]}'" for c in first if str(c).strip())[:300]
+        seen_vi = f" Dòng đầu tiên có: {seen}." if seen else ""
+        seen_en = f" The first row holds: {seen}." if seen else ""
         raise IntakeRefused(
             "no_header",
-            f"Không tìm thấy dòng tiêu đề (tên cột) trong {HEADER_SEARCH_ROWS} dòng đầu của "
-            "trang tính.",
-            f"No header row (column names) found in the first {HEADER_SEARCH_ROWS} rows of the "
-            "sheet.",
+            f"Không tìm thấy dòng tiêu đề (tên cột theo chuẩn dữ liệu) trong {HEADER_SEARCH_ROWS} "
+            f"dòng đầu của tệp.{seen_vi} Hãy dùng tên cột như trong tệp mẫu của trang Chuẩn dữ "
+            "liệu (tiếng Việt hoặc tiếng Anh).",
+            f"No header row (column names of the data standard) found in the first "
+            f"{HEADER_SEARCH_ROWS} rows of the file.{seen_en} Use the column names of the "
+            "templates on the Data standard page (Vietnamese or English).",
+            first_row=[str(c) for c in first][:50],
         )
     texts = [str(c) for c in best[3]]
     while texts and not texts[-1].strip():

@@ -21,6 +21,7 @@ from vnemis.registry.loaders_frames import search_key_expr
 RAW = "__raw_"  # prefix of the untouched value kept beside each normalised column
 _SPACE_RUN = r"[\s\x1c-\x1f\u00a0\u200b\ufeff]+"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_NAME = r"^\p{L}[\p{L}\p{M} '’.-]*$"
 # Excel serial day numbers accepted in a date column: 1927-05-18 … 2119-01-10. Narrow on purpose:
 # a bare year such as "2014" must stay an error, not become 1905-07-06.
 EXCEL_EPOCH_SERIALS = (10_000, 80_000)
@@ -234,6 +235,10 @@ def column_normalise(
         checks.append(Check(name, CODE_ERRORS.get(codes, "bad_code"), present & bad))
     elif name in PERSON_NAMES:
         out = name_expr(cleaned) if named is None else named
+        # Letters, combining marks, spaces, and the apostrophe, hyphen and dot of names such as
+        # H'Hen Niê or Y-Moan; also what keeps "=HYPERLINK(…)" out of the registry.
+        odd = ~cleaned.str.contains(_NAME) & ~raw.str.contains(_CONTROL)  # those: their own
+        checks.append(Check(name, "bad_name", present & odd))
     elif name == "school_year":
         out = cleaned.str.replace_all(r"\s*[/–—-]\s*", "-")
         years = out.str.extract_groups(r"^(\d{4})-(\d{4})$")
@@ -252,9 +257,17 @@ def column_normalise(
     if pattern and name != "school_year":
         digits = _fixed_digits(pattern)
         if digits:
-            lost = out.str.contains(r"^\d+$") & (out.str.len_chars() < digits)
-            checks.append(Check(name, "leading_zeros_lost", present & lost.fill_null(False)))
-            mismatch = present & ~lost.fill_null(False) & ~out.str.contains(pattern)
+            # One or two zeros dropped by Excel (province codes start 0 or 00); a shorter
+            # number is simply wrong, and a 9-digit citizen ID is an old identity card.
+            length = out.str.len_chars()
+            lost = (out.str.contains(r"^\d+$") & (length < digits) & (length >= digits - 2))
+            lost = lost.fill_null(False)
+            old = pl.lit(False)
+            if name == "citizen_id":
+                old = out.str.contains(r"^\d{9}$").fill_null(False)
+                checks.append(Check(name, "old_id_card", present & old))
+            checks.append(Check(name, "leading_zeros_lost", present & lost & ~old))
+            mismatch = present & ~lost & ~old & ~out.str.contains(pattern)
         else:
             mismatch = present & ~out.str.contains(pattern)
         checks.append(Check(name, PATTERN_ERRORS.get(name, "bad_value"), mismatch))

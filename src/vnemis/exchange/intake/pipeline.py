@@ -184,7 +184,6 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
     hashes: list[pl.DataFrame] = []
     # date column → [rows only mm/dd explains, rows only dd/mm explains, ambiguous valid rows]
     date_orders: dict[str, list] = {}
-    non_null = dict.fromkeys(mapped.values(), 0)
     rows_total = 0
     written = 0
     renames = {f"c{i}": col for i, col in mapped.items()}
@@ -208,9 +207,6 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
             df = df.filter(~pl.col(BAD).fill_null(False)).drop(BAD)
             if not df.height:
                 continue
-        counts = df.select((pl.col(c).str.len_bytes() > 0).sum() for c in non_null).row(0)
-        for col, count in zip(non_null, counts, strict=True):
-            non_null[col] += count
         valid, errors, orders = chunk_validate(
             df, layout=layout, school_code=school_code, today=today
         )
@@ -243,9 +239,6 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
             "Tệp chỉ có dòng tiêu đề, không có dòng dữ liệu nào.",
             "The file has a header row but no data rows.",
         )
-    for col, count in non_null.items():
-        if count == 0:
-            sink.write(_warning_row(None, name, header_text[col], "column_empty", column=col))
     excluded = _ambiguous_dates(date_orders, sink, name)
     duplicates = pl.DataFrame(schema={"row": pl.Int64})
     if hashes:

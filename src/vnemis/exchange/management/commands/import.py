@@ -2,7 +2,8 @@
 
 The same job as a web or API upload (``exchange.imports``), run here instead of on the worker:
 validation, the chosen mode, a dry run, the error report. Prints a summary and the error
-causes in Vietnamese and English; exits non-zero when the file was rejected or the job failed.
+causes in Vietnamese and English. Exit status: 0 every row applied (or validated, dry run);
+3 applied except the rejected rows (see the report); 2 the file was rejected or the job failed.
 ``--resume-stale`` queues again the jobs whose worker died (run it when a worker starts).
 """
 
@@ -22,7 +23,10 @@ from vnemis.orgs.models import User
 
 
 class Command(BaseCommand):
-    help = "Import a data file into the registry. / Nhập một tệp dữ liệu vào CSDL."
+    help = (
+        "Import a data file into the registry. Exit status 0: all applied; 3: applied but for "
+        "the rejected rows; 2: rejected or failed. / Nhập một tệp dữ liệu vào CSDL."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", help="CSV, XLSX, Parquet, JSON Lines or ZIP")
@@ -57,7 +61,7 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"Không có tài khoản / no such active user: {opts['user']}")
         mode = ImportJob.Mode.ALL_OR_NOTHING if opts["all_or_nothing"] else "apply_valid"
-        bar = _Bar(self.stdout)
+        bar = _Bar(self.stdout, dry_run=opts["dry_run"])
         try:
             job = import_file(
                 path,
@@ -76,6 +80,12 @@ class Command(BaseCommand):
         self._summary(job, actor)
         if job.status not in (ImportJob.Status.SUCCEEDED,):
             raise CommandError(f"{job.get_status_display()} ({job.status})", returncode=2)
+        if job.rows_rejected:
+            # Applied, but not every row: scripts must be able to tell this from a clean run.
+            raise CommandError(
+                f"{job.rows_rejected:,} dòng bị từ chối / rows rejected (see the error report)",
+                returncode=3,
+            )
 
     def _summary(self, job: ImportJob, actor) -> None:
         w = self.stdout.write
@@ -105,9 +115,14 @@ class _Bar:
     """A tqdm bar per phase (checking, then writing), fed by ``import_run``'s progress."""
 
     LABELS = {"validating": "kiểm tra / checking", "applying": "ghi / writing"}
+    DRY_RUN_LABELS = {
+        "validating": "kiểm tra / checking",
+        "applying": "đối chiếu CSDL, không ghi / checking against the registry, no writes",
+    }
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, *, dry_run: bool = False) -> None:
         self.stream = stream
+        self.labels = self.DRY_RUN_LABELS if dry_run else self.LABELS
         self.phase = None
         self.bar = None
 
@@ -117,7 +132,7 @@ class _Bar:
         if phase != self.phase:
             self.close()
             self.phase = phase
-            self.bar = tqdm(total=total or None, desc=self.LABELS.get(phase, phase), unit=" rows")
+            self.bar = tqdm(total=total or None, desc=self.labels.get(phase, phase), unit=" rows")
         if total and self.bar.total != total:
             self.bar.total = total
         self.bar.update(max(0, done - self.bar.n))
