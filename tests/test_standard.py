@@ -402,7 +402,14 @@ def test_pages_are_public(client):
     text = response.content.decode()
     assert "Mã học sinh" in text and "Pupil code" in text and "pupil_code" in text
     assert "Kinh" in text and "/exchange/standard/pupils.xlsx" in text
+    # Dates as a school writes them, and an open range said as one.
+    assert "15/03/2014 (hoặc 2014-03-15)" in text and "Từ 01/01/1900" in text
+    assert "01/01/1900 –" not in text
     assert client.get("/exchange/standard/roster/").status_code == 200
+    assert (
+        "/exchange/standard/roster.schema.json"
+        in client.get("/exchange/standard/").content.decode()
+    )
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = client.get("/exchange/standard/pupils/")
     assert english.status_code == 200

@@ -101,6 +101,8 @@ def standard_entity(request, entity: str):
                 "codes_inline": codes is not None and len(codes) <= INLINE_CODES,
                 "codes_title": (CODE_LIST_TITLES.get(c.codes) or ("", ""))[1 if english else 0],
                 "reference": reference,
+                "range": _range_text(c, english),
+                "example": _example_text(c, english),
             }
         )
     return render(
@@ -115,6 +117,37 @@ def standard_entity(request, entity: str):
             "version": FORMAT_VERSION,
         },
     )
+
+
+def _as_shown(column, value) -> str:
+    """A bound or example as a school writes it: dates dd/mm/yyyy (the files' own form)."""
+    if column.dtype == "date" and value:
+        year, month, day = str(value).split("-")
+        return f"{day}/{month}/{year}"
+    return str(value)
+
+
+def _range_text(column, english: bool) -> str:
+    low, high = getattr(column, "min", None), getattr(column, "max", None)
+    if low is None and high is None:
+        return ""
+    low = _as_shown(column, low) if low is not None else None
+    high = _as_shown(column, high) if high is not None else None
+    if low is not None and high is not None:
+        return f"{'Range' if english else 'Khoảng'}: {low} – {high}"
+    if low is not None:
+        return f"{'From' if english else 'Từ'} {low}"
+    return f"{'Up to' if english else 'Đến'} {high}"
+
+
+def _example_text(column, english: bool) -> str:
+    example = getattr(column, "example", None)
+    if not example:
+        return ""
+    if column.dtype == "date":
+        also = "or" if english else "hoặc"
+        return f"{_as_shown(column, example)} ({also} {example})"
+    return str(example)
 
 
 @require_GET
