@@ -22,6 +22,7 @@ from vnemis.exchange.imports import (
     import_cancel,
     import_create,
     import_file,
+    import_report,
     import_resume_stale,
     import_run,
 )
@@ -678,3 +679,55 @@ def test_department_upload_page_offers_its_schools_and_imports_for_one(
     assert refused.status_code == 403
     assert "ngoài phạm vi" in refused.content.decode()
     assert ImportJob.objects.count() == 1
+
+
+# -- the rows to fix ------------------------------------------------------------------------------
+
+
+def test_rows_to_fix_hands_back_the_refused_rows_to_fix_and_send_again(users, tmp_path, client):
+    """The school downloads only its refused rows, with the file's own headers, the faulty cells
+    shaded and each row's errors; fixes the cells in that very file and imports it: the rows
+    are applied and nothing warns about the two error columns."""
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    rows = roster_rows(n=6, prefix="FX")
+    rows[1][3] = "31/02/2017"  # intake: no such date
+    rows[4][8] = "3Z"  # the registry: no such class
+    path = write_csv(tmp_path / "lop 3A.csv", rows, header=["Mã trường", *ROSTER_HEADER[1:]])
+    job = import_file(path, actor=users["school"], school="01000101")
+    assert job.status == ImportJob.Status.SUCCEEDED and job.rows_rejected == 2
+    client.force_login(users["school"])
+    page = client.get(f"/exchange/imports/{job.pk}/").content.decode()
+    assert "rows-to-fix" in page
+    response = client.get(f"/exchange/imports/{job.pk}/rows-to-fix.xlsx")
+    assert response.status_code == 200
+    fix = tmp_path / "fix.xlsx"
+    fix.write_bytes(b"".join(response.streaming_content))
+    sheet = CalamineWorkbook.from_path(str(fix)).get_sheet_by_index(0).to_python()
+    header, *data = sheet
+    assert header[0] == "Dòng gốc / Row" and header[1] == "Mã trường"
+    assert header[-2:] == ["Lỗi cần sửa", "Error to fix"]
+    assert [int(r[0]) for r in data] == [3, 6]  # row numbers as in the file
+    assert data[0][header.index("birth_date")] == "31/02/2017"  # as the school wrote it
+    assert "ngày" in data[0][-2].lower() and "class" in data[1][-1].lower()
+    # Fixed in place and sent back.
+    data[0][header.index("birth_date")] = "28/02/2017"
+    data[1][header.index("class_name")] = "3A"
+    book = xlsxwriter.Workbook(str(tmp_path / "fixed.xlsx"))
+    out = book.add_worksheet()
+    for r, values in enumerate([header, *data]):
+        out.write_row(r, 0, [str(v) for v in values])
+    book.close()
+    again = import_file(tmp_path / "fixed.xlsx", actor=users["school"], school="01000101")
+    assert again.status == ImportJob.Status.SUCCEEDED, again.error
+    assert again.rows_rejected == 0 and again.result.get("warnings", 0) == 0
+    assert Enrolment.objects.filter(pupil_code__startswith="FX").count() == 6
+
+
+def test_rows_to_fix_is_refused_when_there_is_nothing_to_fix(users, tmp_path):
+    job = import_file(write_csv(tmp_path / "ok.csv", roster_rows()), actor=users["school"],
+                      school="01000101")  # fmt: skip
+    with pytest.raises(ImportRefused) as exc:
+        import_report(actor=users["school"], job=job, fmt="fix")
+    assert exc.value.code == "no_rows_to_fix" and exc.value.status == 409

@@ -527,7 +527,7 @@ def test_causes_name_the_pattern_and_the_header_as_written(tmp_path):
     assert top["message_vi"] == (
         "Cột 'Ngày sinh' có vẻ dùng định dạng tháng/ngày/năm (mm/dd/yyyy) ở 4.212 dòng"
     )
-    assert top["message_en"] == "column 'Ngày sinh' looks like mm/dd/yyyy in 4,212 rows"
+    assert top["message_en"] == "Column 'Ngày sinh' looks like mm/dd/yyyy in 4,212 rows"
     assert top["sample_rows"] == [2, 3, 4, 5, 6]
     # 03/04/2014 reads either way; in a month-first column it is not loaded as 3 April.
     assert result.rows_valid == 0

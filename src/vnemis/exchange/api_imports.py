@@ -107,6 +107,7 @@ def job_out(job: ImportJob) -> dict:
             "errors_json": f"{base}/errors?format=json",
             "errors_csv": f"{base}/errors?format=csv",
             "errors_xlsx": f"{base}/errors?format=xlsx",
+            "rows_to_fix_xlsx": f"{base}/errors?format=fix",
         },
     }
 
@@ -189,25 +190,29 @@ def _decode(cursor: str | None) -> int:
 def import_errors(
     request, job_id: UUID, format: str = "json", cursor: str | None = None, limit: int = 500
 ):
-    """The job's error rows: `format=json` (keyset pages in row order), `csv` or `xlsx` (a file).
+    """The job's error rows: `format=json` (keyset pages in row order), `csv` or `xlsx` (a file),
+    or `fix`: an XLSX of the refused rows themselves with their errors, to fix and send again.
 
     Each row: the row number as the user sees it, the column, the value given, a stable code
     and the message in Vietnamese and English.
     """
     job = _job(request, job_id)
-    if format in ("csv", "xlsx"):
+    if format in ("csv", "xlsx", "fix"):
         try:
             path = import_report(actor=request.user, job=job, fmt=format)
         except ImportRefused as exc:
             raise _api_error(exc) from exc
-        stem = f"loi-nhap-du-lieu-{str(job.pk)[:8]}"
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{stem}.{format}")
+        stem = "dong-can-sua" if format == "fix" else "loi-nhap-du-lieu"
+        suffix = "xlsx" if format == "fix" else format
+        return FileResponse(
+            open(path, "rb"), as_attachment=True, filename=f"{stem}-{str(job.pk)[:8]}.{suffix}"
+        )
     if format != "json":
         raise ApiError(
             422,
             "unknown_format",
-            "Tham số format phải là json, csv hoặc xlsx.",
-            "The format parameter must be json, csv or xlsx.",
+            "Tham số format phải là json, csv, xlsx hoặc fix.",
+            "The format parameter must be json, csv, xlsx or fix.",
         )
     if not 1 <= limit <= 1000:
         raise ApiError(

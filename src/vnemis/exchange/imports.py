@@ -831,6 +831,7 @@ def _entity_from_name(path: Path) -> str | None:
 def _manifest(tmp: Path, results: list, extra_errors: list[Path]) -> dict:
     """What intake produced, with paths relative to the intake folder (it is renamed)."""
     files: dict[str, str] = {}
+    rejected: list[str] = []
     errors: list[str] = [str(p.relative_to(tmp)) for p in extra_errors]
     headers: dict = {}
     entities: list[str] = []
@@ -847,6 +848,8 @@ def _manifest(tmp: Path, results: list, extra_errors: list[Path]) -> dict:
             files[entity] = str(Path(path).relative_to(tmp))
         if result.errors_path and Path(result.errors_path).exists():
             errors.append(str(Path(result.errors_path).relative_to(tmp)))
+        if getattr(result, "rejected_path", None) and Path(result.rejected_path).exists():
+            rejected.append(str(Path(result.rejected_path).relative_to(tmp)))
         if isinstance(result.headers, dict):
             headers.update(result.headers)
         entities.append(result.entity)
@@ -867,6 +870,7 @@ def _manifest(tmp: Path, results: list, extra_errors: list[Path]) -> dict:
         "entities": entities,
         "files": files,
         "errors": errors,
+        "rejected": rejected,
         "headers": headers,
         "rows_total": rows_total,
         "rows_valid": rows_valid,
@@ -918,15 +922,64 @@ def import_headers(job: ImportJob) -> dict:
     return json.loads(path.read_text()).get("headers") or {}
 
 
+def import_rows_fixable(job: ImportJob) -> bool:
+    """Whether the job has a rows-to-fix file to offer (one source file, rows refused)."""
+    path = job.workdir / "intake" / "manifest.json"
+    if not job.rows_rejected or not path.exists():
+        return False
+    return len(json.loads(path.read_text()).get("rejected") or []) == 1
+
+
+def _rows_to_fix(*, actor, job: ImportJob) -> Path:
+    """The refused rows with their data and errors, as one XLSX to fix and send again (a file
+    of one source; a ZIP's files each have their own rows)."""
+    manifest_path = job.workdir / "intake" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    rejected = manifest.get("rejected") or []
+    if not job.finished or not import_rows_fixable(job):
+        raise ImportRefused(
+            409,
+            "no_rows_to_fix",
+            "Chỉ có tệp các dòng cần sửa khi việc nhập một tệp đã xong và có dòng bị từ chối.",
+            "The rows-to-fix file exists once a single file's import has finished with rows "
+            "refused.",
+        )
+    out = job.workdir / "rows-to-fix.xlsx"
+    if not out.exists():
+        from .reports import rows_to_fix_xlsx
+
+        final = job.workdir / "intake"
+        tmp = job.workdir / f".fix-{uuid.uuid4().hex}.xlsx"
+        rows_to_fix_xlsx(
+            rejected_path=final / rejected[0],
+            canonical={e: final / rel for e, rel in manifest["files"].items()},
+            errors_path=job.workdir / "errors.parquet",
+            headers=manifest.get("headers") or {},
+            columns=xf.LAYOUTS_BY_NAME[manifest["entities"][0]].column_names,
+            out_path=tmp,
+        )
+        os.replace(tmp, out)
+    audit_record(
+        actor=actor,
+        action="export",
+        object_type="import_rows_to_fix",
+        object_id=job.pk,
+        detail={"rows": job.rows_rejected},
+    )
+    return out
+
+
 def import_report(*, actor, job: ImportJob, fmt: str) -> Path:
     """The job's error report as CSV or XLSX (made once, then cached beside the job), audited."""
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in ("csv", "xlsx", "fix"):
         raise ImportRefused(
             422,
             "unknown_format",
-            "Định dạng báo cáo phải là csv hoặc xlsx.",
-            "The report format must be csv or xlsx.",
+            "Định dạng báo cáo phải là csv, xlsx hoặc fix (các dòng cần sửa).",
+            "The report format must be csv, xlsx or fix (the rows to fix).",
         )
+    if fmt == "fix":
+        return _rows_to_fix(actor=actor, job=job)
     errors = job.workdir / "errors.parquet"
     if not job.finished or not errors.exists():
         raise ImportRefused(

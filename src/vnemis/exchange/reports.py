@@ -145,3 +145,100 @@ def error_report_xlsx(
         )
     workbook.close()
     return Path(out_path)
+
+
+# -- rows to fix -------------------------------------------------------------------------------
+
+FIX_ROW, FIX_VI, FIX_EN = "Dòng gốc / Row", "Lỗi cần sửa", "Error to fix"  # intake skips these
+
+
+def rows_to_fix_xlsx(
+    *,
+    rejected_path: Path,
+    canonical: dict[str, Path],
+    errors_path: Path,
+    headers: dict[str, str],
+    columns: list[str],
+    out_path: Path,
+) -> Path:
+    """Every refused row of the file with its data and its errors, the cells at fault shaded:
+    the school fixes the cells and uploads this very file again (the two error columns and the
+    row number are skipped on import). Rows refused by intake come as the file gave them; rows
+    the registry refused (unknown class, locked year...) as they were read."""
+    import xlsxwriter
+
+    errors = pl.scan_parquet(errors_path).filter(
+        (pl.col("severity") == "error") & pl.col("row").is_not_null()
+    )
+    pairs = errors.select("code", "column").unique().collect()
+    said = [
+        message(code, headers.get(col, col) if col else None) for code, col in pairs.iter_rows()
+    ]
+    texts = pairs.with_columns(
+        pl.Series("vi", [vi for vi, _en in said], dtype=pl.String),
+        pl.Series("en", [en for _vi, en in said], dtype=pl.String),
+    ).lazy()
+    per_row = (
+        errors.join(texts, on=["code", "column"], how="left", nulls_equal=True)
+        .group_by("row")
+        .agg(
+            pl.col("vi").unique(maintain_order=True).str.join("; ").alias(FIX_VI),
+            pl.col("en").unique(maintain_order=True).str.join("; ").alias(FIX_EN),
+            pl.col("column").drop_nulls().unique().alias("_bad"),
+        )
+        .collect()
+    )
+    rows = pl.read_parquet(rejected_path)
+    missing = per_row.filter(~pl.col("row").is_in(rows["_row"].implode()))["row"]
+    if missing.len():
+        rows = pl.concat([rows, _canonical_rows(canonical, missing, columns)], how="diagonal")
+    shown = [c for c in columns if c in headers]
+    data = (
+        rows.rename({"_row": "row"})
+        .join(per_row, on="row", how="inner")
+        .sort("row")
+        .select(
+            "row",
+            *[pl.col(c) if c in rows.columns else pl.lit(None, pl.String).alias(c) for c in shown],
+            FIX_VI,
+            FIX_EN,
+            "_bad",
+        )
+    )
+    workbook = xlsxwriter.Workbook(
+        str(out_path),
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+    )
+    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    bad = workbook.add_format({"bg_color": "#F8CBAD"})
+    text = workbook.add_format({"num_format": "@"})  # codes stay text (leading zeros)
+    sheet = workbook.add_worksheet("Dòng cần sửa")
+    sheet.write_row(0, 0, [FIX_ROW, *[headers[c] for c in shown], FIX_VI, FIX_EN], bold)
+    sheet.freeze_panes(1, 1)
+    sheet.set_column(1, len(shown), 16, text)
+    sheet.set_column(len(shown) + 1, len(shown) + 2, 60)
+    limit = EXCEL_MAX_ROWS - 1
+    for r, values in enumerate(data.head(limit).iter_rows(), start=1):
+        row_no, *cells, vi, en, faulty = values
+        sheet.write_number(r, 0, row_no)
+        for i, (name, value) in enumerate(zip(shown, cells, strict=True), start=1):
+            cell = "" if value is None else neutralise(str(value))
+            sheet.write_string(r, i, cell, bad if name in faulty else text)
+        sheet.write_string(r, len(shown) + 1, neutralise(vi or ""))
+        sheet.write_string(r, len(shown) + 2, neutralise(en or ""))
+    workbook.close()
+    return Path(out_path)
+
+
+def _canonical_rows(canonical: dict[str, Path], rows: pl.Series, columns: list[str]):
+    """The rows as intake passed them to the engine, the parts of a roster joined again."""
+    frame = None
+    for path in canonical.values():
+        part = pl.scan_parquet(path).filter(pl.col("_row").is_in(rows.implode())).collect()
+        if frame is None:
+            frame = part
+        else:
+            shared = [c for c in part.columns if c in frame.columns and c != "_row"]
+            frame = frame.join(part.drop(shared), on="_row", how="full", coalesce=True)
+    wanted = [c for c in columns if frame is not None and c in frame.columns]
+    return frame.select("_row", *wanted) if frame is not None else pl.DataFrame()

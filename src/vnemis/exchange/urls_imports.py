@@ -11,4 +11,5 @@ urlpatterns = [
     path("<uuid:job_id>/cancel/", views.import_cancel_view, name="import_cancel"),
     path("<uuid:job_id>/errors.csv", views.import_errors_csv, name="import_errors_csv"),
     path("<uuid:job_id>/errors.xlsx", views.import_errors_xlsx, name="import_errors_xlsx"),
+    path("<uuid:job_id>/rows-to-fix.xlsx", views.import_rows_to_fix, name="import_rows_to_fix"),
 ]

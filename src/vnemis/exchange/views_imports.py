@@ -25,6 +25,7 @@ from .imports import (
     import_headers,
     import_max_bytes,
     import_report,
+    import_rows_fixable,
 )
 from .models_imports import ImportJob
 from .selectors_imports import (
@@ -151,6 +152,7 @@ def import_detail(request, job_id):
         "error_rows": _error_rows(request, job),
         "causes": [{**c, "message": pick(c["message_vi"], c["message_en"])} for c in job.causes],
         "error_text": pick_stored(job.error),
+        "fixable": job.finished and import_rows_fixable(job),
     }
     if request.headers.get("HX-Request"):
         return render(request, "exchange/import_status.html", context)
@@ -173,8 +175,11 @@ def _report(request, job_id, fmt: str):
     try:
         path = import_report(actor=request.user, job=job, fmt=fmt)
     except ImportRefused as exc:
-        return HttpResponse(pick(exc.message_vi, exc.message_en), status=exc.status, content_type="text/plain")
-    name = f"loi-nhap-du-lieu-{str(job.pk)[:8]}.{fmt}"
+        return HttpResponse(
+            pick(exc.message_vi, exc.message_en), status=exc.status, content_type="text/plain"
+        )
+    stem = "dong-can-sua" if fmt == "fix" else "loi-nhap-du-lieu"
+    name = f"{stem}-{str(job.pk)[:8]}.{'xlsx' if fmt == 'fix' else fmt}"
     return FileResponse(open(path, "rb"), as_attachment=True, filename=name)
 
 
@@ -188,3 +193,10 @@ def import_errors_csv(request, job_id):
 @require_GET
 def import_errors_xlsx(request, job_id):
     return _report(request, job_id, "xlsx")
+
+
+@login_required
+@require_GET
+def import_rows_to_fix(request, job_id):
+    """The refused rows with their errors, to fix in place and upload again."""
+    return _report(request, job_id, "fix")

@@ -134,6 +134,11 @@ def aliases(entity_name: str) -> dict[str, str]:
     return out
 
 
+# Columns the "rows to fix" file adds beside the data (``exchange.reports``): a school fixes the
+# cells and sends the same file back, so these are skipped without a warning.
+REPORT_HEADERS = ("Dòng gốc / Row", "Lỗi cần sửa", "Error to fix")
+
+
 def header_map(headers: list[str], entity_name: str) -> tuple[dict[int, str], list[int]]:
     """(position → canonical column, positions of unknown non-empty headers). The first of two
     columns with the same meaning wins; the second is reported as unknown."""
@@ -141,9 +146,10 @@ def header_map(headers: list[str], entity_name: str) -> tuple[dict[int, str], li
     mapped: dict[int, str] = {}
     unknown: list[int] = []
     taken: set[str] = set()
+    ignored = {header_key(h) for h in REPORT_HEADERS}
     for i, text in enumerate(headers):
         key = header_key(text)
-        if not key:
+        if not key or key in ignored:
             continue
         column = table.get(key)
         if column is None or column in taken:

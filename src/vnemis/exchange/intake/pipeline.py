@@ -47,6 +47,9 @@ class IntakeResult:
     error_count: int  # error rows of severity "error" (warnings are in the file too)
     headers: dict[str, str]  # canonical column → header as written in the file
     warning_count: int = 0
+    # Rows refused by intake, their values as given (canonical column names, ``_row``): the
+    # "rows to fix" file hands them back with their errors.
+    rejected_path: Path | None = None
     format: str = ""
     encoding: str | None = None
     unknown_headers: list[str] = field(default_factory=list)
@@ -180,6 +183,8 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     parts: list[Path] = []
+    rejected_parts: list[Path] = []
+    layout_names = set(layout.column_names)
     key_cols = list(layout.natural_key)
     hashes: list[pl.DataFrame] = []
     # date column → [rows only mm/dd explains, rows only dd/mm explains, ambiguous valid rows]
@@ -221,6 +226,13 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
             bad_rows = errors.filter(pl.col("severity") == "error")["row"].unique()
             valid = valid.filter(~pl.col(ROW).is_in(bad_rows.implode()))
         sink.write(errors)
+        refused = errors.filter(pl.col("severity") == "error")["row"].unique()
+        if refused.len():
+            own = [c for c in df.columns if c in layout_names]
+            rejected_parts.append(work / f"rejected-{len(rejected_parts):06d}.parquet")
+            df.filter(pl.col(ROW).is_in(refused.implode())).select(ROW, *own).write_parquet(
+                rejected_parts[-1], compression="lz4", statistics=False
+            )
         if valid.height:
             # Only a hash of the natural key stays in memory (8 bytes a row) to find
             # duplicates across chunks; candidates are confirmed on the real keys below.
@@ -292,6 +304,7 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
         files[part_name] = target
     if sinks:
         pl.collect_all(sinks)  # one pass over the parts for all canonical files
+    rejected_path = _rejected_write(out_dir, layout, rejected_parts, parts, duplicates, created)
     rows_valid = written - duplicates.height  # both only count rows that passed pass 1
     if on_progress is not None:
         on_progress(rows_total, rows_total)
@@ -307,7 +320,35 @@ def _intake(path, out_dir, canonical, errors_path, created, *, entity, school_co
         format=sniffed.format,
         encoding=sniffed.encoding,
         unknown_headers=[str(source.headers[u]) for u in unknown],
+        rejected_path=rejected_path,
     )
+
+
+REJECTED_FILE = "rejected.parquet"
+
+
+def _rejected_write(out_dir, layout, rejected_parts, parts, dropped, created) -> Path:
+    """One file of every row intake refused: as given when refused in pass 1, as normalised
+    when refused between the passes (duplicate keys, ambiguous dates). Bounded by the refused
+    rows, never the whole file."""
+    schema = {ROW: pl.Int64} | {c: pl.String for c in layout.column_names}
+    frames = [pl.scan_parquet(p) for p in rejected_parts]
+    if parts and dropped.height:
+        later = pl.scan_parquet(parts).join(dropped.lazy(), left_on=ROW, right_on="row", how="semi")
+        frames.append(later)
+    target = out_dir / REJECTED_FILE
+    created.append(target)
+    columns = [pl.col(ROW).cast(pl.Int64)]
+    if frames:
+        df = pl.concat(frames, how="diagonal_relaxed").collect()
+        columns += [
+            (pl.col(c).cast(pl.String) if c in df.columns else pl.lit(None, pl.String)).alias(c)
+            for c in layout.column_names
+        ]
+        df.select(columns).unique(ROW, keep="first").sort(ROW).write_parquet(target)
+    else:
+        pl.DataFrame(schema=schema).write_parquet(target)
+    return target
 
 
 def _header_text(text) -> str:

@@ -109,6 +109,9 @@ class Command(BaseCommand):
             for fmt in ("csv", "xlsx"):
                 with contextlib.suppress(ImportRefused, ImportError):
                     w(f"error report / báo cáo lỗi: {import_report(actor=actor, job=job, fmt=fmt)}")
+            with contextlib.suppress(ImportRefused, ImportError):
+                path = import_report(actor=actor, job=job, fmt="fix")
+                w(f"rows to fix / các dòng cần sửa: {path}")
 
 
 class _Bar:
