@@ -2,8 +2,10 @@
 
 A small registry is loaded through the engine from an exchange-format dataset the test writes,
 exported as a bundle, checked against the binding's headers, converted back and loaded again:
-the same registry must come out ("no changes"). Scope, audit, formula injection and malformed
-bundles each have their own test.
+the same registry must come out ("no changes"), through the engine and through an import job
+like the web page's. Bundles from other software (no metadata.vn.* columns), errors placed at
+the OneRoster file, row and column, names OneRoster can carry, the API's refusals, scope,
+audit, formula injection and malformed bundles each have their own test.
 """
 
 from __future__ import annotations
@@ -22,15 +24,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from vnemis.core.models import AuditEntry
+from vnemis.exchange.imports import import_file
+from vnemis.exchange.intake import intake_file
+from vnemis.exchange.messages import message
 from vnemis.exchange.oneroster import (
     OneRosterError,
     is_oneroster,
     oneroster_errors,
     oneroster_export,
+    oneroster_locate,
     oneroster_to_standard,
 )
 from vnemis.exchange.oneroster import mapping as m
-from vnemis.orgs.models import User
+from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.tokens import api_token_create
 from vnemis.registry.exchange_format import BY_NAME
 from vnemis.registry.loaders import dataset_load
@@ -192,15 +198,23 @@ def _unzip(zip_path: Path, dest: Path) -> Path:
 def test_headers_are_the_bindings_in_order(tmp_path, accounts):
     out, _ = _export(tmp_path, accounts["school"])
     headers = _headers(out)
+    # The binding's columns in its order; our extensions to their right, named metadata.vn.*.
     for name, header in SPEC_HEADERS.items():
-        assert headers[name] == header, name
+        assert headers[name] == ",".join([header, *m.EXTENSIONS.get(name, ())]), name
     assert headers["manifest"] == "propertyName,value"
-    # Extensions go to the right of the defined columns, named metadata.vn.*.
+    assert headers["classes"] == (
+        SPEC_HEADERS["classes"] + ",metadata.vn.twoSessions,metadata.vn.combinedGrades"
+    )
+    assert headers["users"] == SPEC_HEADERS["users"] + ",metadata.vn.fullName"
+    # The personal extensions only on request, after the others.
     out, _ = _export(tmp_path, accounts["school"], extensions=True)
     headers = _headers(out)
-    assert headers["classes"] == SPEC_HEADERS["classes"] + ",metadata.vn.twoSessions"
-    assert headers["demographics"].startswith(SPEC_HEADERS["demographics"] + ",metadata.vn.")
-    assert headers["users"] == SPEC_HEADERS["users"]
+    assert headers["demographics"] == ",".join(
+        [SPEC_HEADERS["demographics"], "metadata.vn.nationality", "metadata.vn.ethnicityCode",
+         "metadata.vn.birthProvinceCode", "metadata.vn.permanentCommuneCode",
+         "metadata.vn.policyCategories", "metadata.vn.disability"]
+    )  # fmt: skip
+    assert headers["users"] == SPEC_HEADERS["users"] + ",metadata.vn.fullName"
 
 
 def test_manifest_declares_every_file(tmp_path, accounts):
@@ -258,12 +272,15 @@ def test_export_maps_the_registry(tmp_path, accounts):
     assert counts["users"] == 6 and counts["enrollments"] == 5
 
 
-def test_no_citizen_id_and_no_extensions_by_default(tmp_path, accounts):
+def test_no_citizen_id_and_no_personal_extensions_by_default(tmp_path, accounts):
     out, _ = _export(tmp_path, accounts["school"])
     with zipfile.ZipFile(out) as zf:
         blob = b"".join(zf.read(n) for n in zf.namelist())
     assert b"001217000000" not in blob
-    assert b"metadata.vn" not in blob
+    for column in m.PERSONAL_EXTENSIONS["demographics"]:
+        assert column.encode() not in blob
+    assert b"poor_household" not in blob
+    assert b"metadata.vn.nationality" in blob  # what a re-import needs is always there
 
 
 def test_scope_school_department_teacher(tmp_path, accounts):
@@ -302,15 +319,20 @@ def test_export_is_audited_with_counts_only(tmp_path, accounts):
 
 
 def test_formula_cells_are_neutralised(tmp_path, accounts):
-    Person.objects.filter(full_name="Nguyễn Văn An").update(given_name="=HYPERLINK(1)")
+    Person.objects.filter(full_name="Nguyễn Văn An").update(
+        given_name="=HYPERLINK(1)", full_name="Nguyễn Văn =HYPERLINK(1)"
+    )
     out, _ = _export(tmp_path, accounts["school"])
     given = [r["givenName"] for r in _files(out)["users"]]
     assert "'=HYPERLINK(1)" in given
     assert not any(g.startswith(("=", "+", "-", "@")) for g in given)
-    # Our own guard is undone on import: the registry keeps the value as it was.
-    files = oneroster_to_standard(_unzip(out, tmp_path / "b"), tmp_path / "std")
-    names = pl.read_csv(files["pupils"], infer_schema=False)["full_name"].to_list()
-    assert "Nguyễn Văn =HYPERLINK(1)" in names
+    # Our own guard is undone on import: the value is read as it was, and the registry's name
+    # rule then refuses it, at the OneRoster row and columns.
+    oneroster_to_standard(_unzip(out, tmp_path / "b"), tmp_path / "std")
+    bad = oneroster_errors(tmp_path / "std").filter(pl.col("code") == "bad_name").to_dicts()
+    assert [(e["entity"], e["column"], e["value"]) for e in bad] == [
+        ("users.csv", "users.csv › familyName, middleName, givenName", "Nguyễn Văn =HYPERLINK(1)")
+    ]
 
 
 def test_export_streams_in_small_chunks(tmp_path, accounts):
@@ -363,8 +385,10 @@ def test_export_query_count_does_not_grow_with_rows(tmp_path, accounts):
 # -- round trip --------------------------------------------------------------------------------
 
 
-def test_round_trip_reimport_changes_nothing(tmp_path, accounts):
-    out, _ = _export(tmp_path, accounts["school"], extensions=True)
+@pytest.mark.parametrize("extensions", [False, True])
+def test_round_trip_reimport_changes_nothing(tmp_path, accounts, extensions):
+    """With or without the personal columns: what the bundle lacks is kept from the record."""
+    out, _ = _export(tmp_path, accounts["school"], extensions=extensions)
     src = _unzip(out, tmp_path / "bundle")
     assert is_oneroster(src)
     files = oneroster_to_standard(src, tmp_path / "std")
@@ -389,7 +413,7 @@ def test_round_trip_carries_the_values(tmp_path, accounts):
     assert pupils["HS000"]["full_name"] == "Nguyễn Văn An"
     assert pupils["HS000"]["birth_date"] == "2017-01-10" and pupils["HS000"]["sex"] == "M"
     assert pupils["HS001"]["policy_categories"] == "poor_household;orphan"
-    assert pupils["HS000"]["citizen_id"] is None
+    assert pupils["HS000"].get("citizen_id") is None
     classes = {
         r["class_name"]: r for r in pl.read_csv(files["classes"], infer_schema=False).to_dicts()
     }
@@ -446,19 +470,227 @@ def test_round_trip_into_a_fresh_registry(tmp_path, accounts):
     )
 
 
-def test_third_party_bundle_without_extensions_reports_missing_fields(tmp_path, accounts):
-    """Plain OneRoster: what it carries maps; what it lacks is left empty for validation."""
-    out, _ = _export(tmp_path, accounts["school"])
-    files = oneroster_to_standard(_unzip(out, tmp_path / "b"), tmp_path / "std")
+def _registry_state(school) -> list:
+    """What a round trip must not touch, compared field by field."""
+    return [
+        sorted(
+            Enrolment.objects.filter(school=school).values_list(
+                "pupil__education_id", "pupil_code", "school_class__name", "status", "started_on",
+                "ended_on", "pupil__ethnicity__code", "pupil__nationality",
+                "pupil__policy_categories", "pupil__disability", "pupil__birth_province__code",
+                "pupil__full_name", "pupil__family_name", "pupil__given_name",
+            )
+        ),
+        sorted(
+            StaffAssignment.objects.filter(school=school).values_list(
+                "staff_code", "role", "qualification", "contract_type", "subjects", "starts_on",
+                "person__ethnicity__code",
+            )
+        ),
+        sorted(
+            SchoolClass.objects.filter(school=school).values_list(
+                "name", "grade", "two_sessions", "combined_grades", "homeroom_teacher__full_name"
+            )
+        ),
+    ]  # fmt: skip
+
+
+def _rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def _strip_extensions(src: Path) -> None:
+    """The bundle as other software writes it: no metadata.* columns anywhere."""
+    for path in src.glob("*.csv"):
+        if path.name == "manifest.csv":
+            continue
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+        keep = [i for i, h in enumerate(rows[0]) if not h.startswith("metadata.")]
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\r\n").writerows([[r[i] for i in keep] for r in rows])
+
+
+def test_other_software_bundle_keeps_what_is_on_record(tmp_path, accounts):
+    """Plain OneRoster (no metadata.vn.*): for records on file, what it lacks is kept."""
+    school = accounts["school"].scope
+    Person.objects.filter(full_name="Nguyễn Văn An").update(disability="vision")
+    before = _registry_state(school)
+    out, _ = _export(tmp_path, accounts["school"], extensions=True)
+    src = _unzip(out, tmp_path / "b")
+    _strip_extensions(src)
+    assert b"metadata." not in b"".join(p.read_bytes() for p in src.glob("*.csv"))
+    files = oneroster_to_standard(src, tmp_path / "std")
+    assert oneroster_errors(tmp_path / "std").height == 0
     pupils = pl.read_csv(files["pupils"], infer_schema=False)
-    assert pupils["ethnicity_code"].null_count() == pupils.height  # not invented
-    assert pupils["birth_date"].null_count() == 0
-    classes = pl.read_csv(files["classes"], infer_schema=False)
-    assert classes["two_sessions"].null_count() == classes.height
+    assert set(pupils["ethnicity_code"]) == {"01"}  # the record's, not invented
     enr = pl.read_csv(files["enrolments"], infer_schema=False)
-    assert set(enr["status"]) == {"studying"}
+    assert "repeating" in set(enr["status"])  # kept, not reset to "studying"
     result = dataset_load(directory=tmp_path / "std")
-    assert result.entities["pupils"].problems["missing:ethnicity_code"] == 4
+    assert result.rejected == 0 and result.changed == 0, "\n".join(result.summary_lines())
+    assert _registry_state(school) == before
+
+
+def _as_new_records(src: Path) -> None:
+    """Other software's ids: education IDs replaced by opaque sourcedIds everywhere."""
+    eids = sorted({r["sourcedId"] for r in _rows(src / "users.csv")})
+    for path in src.glob("*.csv"):
+        text = path.read_text(encoding="utf-8")
+        for i, eid in enumerate(eids):
+            text = text.replace(eid, f"u-{i:04d}")
+        path.write_text(text, encoding="utf-8")
+
+
+def test_other_software_bundle_new_records_name_the_column_to_add(tmp_path, accounts):
+    """For records not yet on file, each missing field is an error naming the OneRoster file
+    and column to add; the rows that depend on them say so."""
+    out, _ = _export(tmp_path, accounts["school"], extensions=True)
+    src = _unzip(out, tmp_path / "b")
+    _strip_extensions(src)
+    _as_new_records(src)
+    # One class says whether it has two sessions, so its pupils' own problems show.
+    lines = (src / "classes.csv").read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",metadata.vn.twoSessions", lines[1] + ",true", lines[2] + ","]
+    (src / "classes.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    demo = (src / "demographics.csv").read_text(encoding="utf-8").splitlines()
+    lonely = demo.pop(1).split(",")[0]  # a user without a demographics row
+    (src / "demographics.csv").write_text("\r\n".join(demo) + "\r\n", encoding="utf-8")
+    # School B has none of these codes, classes or people: everything is new there.
+    files = oneroster_to_standard(src, tmp_path / "std", school_code="01000102")
+    errors = oneroster_errors(tmp_path / "std")
+    assert errors.height and errors["column"].str.contains(r"^\w+\.csv( › |$)").all()
+    found = {(e["entity"], e["column"], e["code"]) for e in errors.to_dicts()}
+    needed = "oneroster_needed_for_new"
+    assert found >= {
+        ("demographics.csv", "demographics.csv › metadata.vn.ethnicityCode", needed),
+        ("demographics.csv", "demographics.csv › metadata.vn.nationality", needed),
+        ("roles.csv", "roles.csv › metadata.vn.qualification", needed),
+        ("roles.csv", "roles.csv › metadata.vn.contractType", needed),
+        ("classes.csv", "classes.csv › metadata.vn.twoSessions", needed),
+        ("users.csv", "users.csv › sourcedId", "oneroster_demographics_needed"),
+        ("enrollments.csv", "enrollments.csv › userSourcedId", "oneroster_user_not_loaded"),
+        ("enrollments.csv", "enrollments.csv › classSourcedId", "oneroster_class_not_loaded"),
+    }
+    # One error per cell, at the row of the file it names.
+    assert errors.select("entity", "row", "column", "code").is_duplicated().sum() == 0
+    users = _rows(src / "users.csv")
+    row_of = {u["sourcedId"]: i for i, u in enumerate(users, start=2)}
+    lonely_errors = errors.filter(pl.col("code") == "oneroster_demographics_needed")
+    assert lonely_errors["row"].to_list() == [row_of[lonely]]
+    assert set(files) == {"classes"}  # the one complete record; no half-records go on
+    for code in {c for *_, c in found}:
+        vi, en = message(code, "x")
+        assert vi != code and en != code
+
+
+def test_an_import_job_names_oneroster_files_rows_and_columns(tmp_path, accounts):
+    """The page's causes and the error report read the OneRoster file and column, and the
+    sample rows are rows of that file."""
+    out, _ = _export(tmp_path, accounts["school"], extensions=True)
+    src = _unzip(out, tmp_path / "b")
+    _strip_extensions(src)
+    _as_new_records(src)
+    bundle = tmp_path / "other.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        for path in sorted(src.glob("*.csv")):
+            zf.write(path, path.name)
+    job = import_file(bundle, actor=None, school="01000102", dry_run=True)
+    assert job.status == "succeeded" and job.rows_rejected > 0
+    assert job.causes
+    for cause in job.causes:
+        assert cause["header"].split(" › ")[0].endswith(".csv"), cause
+        assert cause["header"] in cause["message_en"] and cause["header"] in cause["message_vi"]
+        rows = cause["sample_rows"]
+        assert rows == sorted(set(rows)), cause  # no "2, 2, 3, 3"
+    headers = {c["header"] for c in job.causes}
+    assert "demographics.csv › metadata.vn.ethnicityCode" in headers
+    assert not headers & set(BY_NAME["pupils"].column_names)  # no internal names
+
+
+def test_round_trip_through_an_import_job_changes_nothing(tmp_path, accounts):
+    """As the trial did: export by the API's function, upload the ZIP as the web page does."""
+    lan = StaffAssignment.objects.get(staff_code="GV201")
+    a = accounts["school"].scope
+    # A teacher posted at two schools under two codes; a combined class (one grade recorded).
+    StaffAssignment.objects.create(
+        person=lan.person, school=a, role="teacher", qualification="master",
+        contract_type="visiting", staff_code="GV202", starts_on=date(2024, 9, 1),
+        province_code="01",
+    )  # fmt: skip
+    SchoolClass.objects.filter(school=a, name="4A").update(combined_grades=True)
+    # A pupil who moved class during the year under another pupil code: two enrolments.
+    an = Person.objects.get(full_name="Nguyễn Văn An")
+    Enrolment.objects.create(
+        pupil=an, school=a, school_year=Enrolment.objects.get(pupil=an).school_year,
+        pupil_code="HS100", school_class=SchoolClass.objects.get(school=a, name="4A"),
+        status="transferred_out", started_on=date(2025, 9, 5), ended_on=date(2025, 9, 20),
+        province_code="01",
+    )  # fmt: skip
+    for actor, org in ((accounts["school"], "01000101"), (accounts["department"], "SGD01")):
+        before = [_registry_state(s) for s in Organisation.objects.filter(kind="school")]
+        (tmp_path / org).mkdir()
+        out, _ = _export(tmp_path / org, actor, org=org)
+        job = import_file(out, actor=actor, origin="web")
+        assert job.status == "succeeded", job.error
+        assert (job.rows_rejected, job.error_count) == (0, 0), job.causes
+        assert (job.inserted, job.updated) == (0, 0), job.result
+        assert job.unchanged > 0 and job.no_changes
+        assert [_registry_state(s) for s in Organisation.objects.filter(kind="school")] == before
+
+
+def test_engine_errors_can_be_placed_in_the_bundle(tmp_path, accounts):
+    """What only the engine finds (here: scope) is restated at the OneRoster row and column."""
+    out, _ = _export(tmp_path, accounts["school"])
+    converted = oneroster_to_standard(_unzip(out, tmp_path / "b"), tmp_path / "std")
+    files = {}  # through intake, as an import job does: rows are the converted files' rows
+    for entity, path in converted.items():
+        files |= intake_file(path, out_dir=tmp_path / "intake" / entity, entity=entity).files
+    sink: list[pl.DataFrame] = []
+    school_b = Organisation.objects.get(code="01000102")
+    dataset_load(files=files, school_ids=frozenset({school_b.pk}), error_sink=sink.append,
+                 dry_run=True)  # fmt: skip
+    engine = pl.concat(sink, how="vertical_relaxed")
+    assert set(engine["entity"]) <= {"staff", "classes", "pupils", "enrolments"}
+    placed = oneroster_locate(tmp_path / "std", engine)
+    assert placed.height == engine.height
+    assert set(placed["entity"]) <= {f"{n}.csv" for n in m.HEADERS}
+    assert placed["row"].null_count() == 0
+    roles = _rows(tmp_path / "b" / "roles.csv")
+    scope = placed.filter(pl.col("column") == "roles.csv › orgSourcedId")
+    assert scope.height and set(scope["row"]) <= set(range(2, len(roles) + 2))
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def test_family_name_is_never_empty(tmp_path, accounts):
+    """OneRoster requires familyName and givenName: a one-word name, or parts that do not add
+    up to the full name, still give both; a one-word name comes back as one word."""
+    Person.objects.filter(full_name="Nguyễn Văn An").update(
+        full_name="Xuân", family_name="", middle_name="", given_name="Xuân", name_search="xuan"
+    )
+    Person.objects.filter(full_name="Trần Thị Bình").update(family_name="", given_name="")
+    Person.objects.filter(full_name="Lê Hoàng Cường").update(family_name="Lê Hoàng")
+    out, _ = _export(tmp_path, accounts["school"])
+    users = _files(out)["users"]
+    assert all(u["familyName"] and u["givenName"] for u in users)
+    by_full = {u["metadata.vn.fullName"]: u for u in users}
+    parts = {k: (u["familyName"], u["middleName"], u["givenName"]) for k, u in by_full.items()}
+    assert parts["Xuân"] == ("Xuân", "", "Xuân")
+    assert parts["Trần Thị Bình"] == ("Trần", "Thị", "Bình")
+    assert parts["Lê Hoàng Cường"] == ("Lê", "Hoàng", "Cường")
+    assert parts["Phạm Thuý Hằng"] == ("Phạm", "Thuý", "Hằng")
+    files = oneroster_to_standard(_unzip(out, tmp_path / "b"), tmp_path / "std")
+    names = set(pl.read_csv(files["pupils"], infer_schema=False)["full_name"])
+    assert "Xuân" in names and "Xuân Xuân" not in names
+    result = dataset_load(directory=tmp_path / "std")
+    assert result.rejected == 0
+    xuan = Person.objects.get(full_name="Xuân")
+    assert (xuan.family_name, xuan.given_name) == ("", "Xuân")
+    # Another program that edits a part wins over metadata.vn.fullName.
+    src = tmp_path / "b"
+    _edit(src / "users.csv", ",Xuân,Xuân,", ",Xuân,Đinh,")  # givenName, familyName
+    files = oneroster_to_standard(src, tmp_path / "std2")
+    assert "Đinh Xuân" in set(pl.read_csv(files["pupils"], infer_schema=False)["full_name"])
 
 
 # -- malformed bundles -------------------------------------------------------------------------
@@ -545,12 +777,13 @@ def test_row_errors_bad_date_enum_and_reference(bundle, tmp_path):
     oneroster_to_standard(bundle, tmp_path / "std")
     errors = oneroster_errors(tmp_path / "std")
     found = {(r["entity"], r["row"], r["column"], r["code"]) for r in errors.to_dicts()}
-    assert ("enrollments", 2, "beginDate", "oneroster_bad_date") in found
-    assert ("enrollments", 3, "role", "oneroster_bad_enum") in found
-    assert ("enrollments", 4, "userSourcedId", "oneroster_unknown_reference") in found
-    assert ("classes", 2, "classType", "oneroster_bad_enum") in found
+    enr, cls = "enrollments.csv", "classes.csv"
+    assert (enr, 2, f"{enr} › beginDate", "oneroster_bad_date") in found
+    assert (enr, 3, f"{enr} › role", "oneroster_bad_enum") in found
+    assert (enr, 4, f"{enr} › userSourcedId", "oneroster_unknown_reference") in found
+    assert (cls, 2, f"{cls} › classType", "oneroster_bad_enum") in found
     assert set(errors["severity"]) == {"error"}
-    bad_date = errors.filter((pl.col("entity") == "enrollments") & (pl.col("row") == 2))
+    bad_date = errors.filter((pl.col("entity") == enr) & (pl.col("row") == 2))
     assert bad_date["value"].to_list() == ["05/09/2025"]
 
 
@@ -562,8 +795,8 @@ def test_duplicate_ids_and_unsupported_grade(bundle, tmp_path):
     _edit(bundle / "courses.csv", ",03,", ",13,")
     oneroster_to_standard(bundle, tmp_path / "std")
     codes = {(r["entity"], r["code"]) for r in oneroster_errors(tmp_path / "std").to_dicts()}
-    assert ("users", "oneroster_duplicate_id") in codes
-    assert ("classes", "oneroster_unsupported_grade") in codes
+    assert ("users.csv", "oneroster_duplicate_id") in codes
+    assert ("classes.csv", "oneroster_unsupported_grade") in codes
 
 
 def test_bundle_inside_a_folder_and_school_override(bundle, tmp_path):
@@ -624,6 +857,25 @@ def test_api_export_scoped_zip(client, accounts):
     dept = _bearer(accounts["department"])
     resp = client.get(url, {"org": "SGD01", "year": YEAR, "extensions": "true"}, **dept)
     assert resp.status_code == 403 and resp.json()["message_vi"]
+
+
+@pytest.mark.parametrize(
+    ("params", "missing"),
+    [({}, ["org", "year"]), ({"org": "01000101"}, ["year"]), ({"year": YEAR, "org": " "}, ["org"])],
+)
+def test_api_export_without_org_or_year_says_what_to_send(client, accounts, params, missing):
+    auth = _bearer(accounts["school"])
+    before = AuditEntry.objects.count()
+    resp = client.get("/api/v1/oneroster/export", params, **auth)
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["code"] == "oneroster_parameters_missing"
+    assert [e["field"] for e in body["errors"]] == missing
+    for name in missing:
+        assert name in body["message_vi"] and name in body["message_en"]
+    assert "2025-2026" in body["message_vi"] and "2025-2026" in body["message_en"]
+    assert "Thiếu tham số" in body["message_vi"] and "missing" in body["message_en"]
+    assert AuditEntry.objects.count() == before  # nothing was exported
 
 
 def test_api_import_creates_a_job(client, accounts, tmp_path):

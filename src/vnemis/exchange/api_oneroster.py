@@ -12,7 +12,7 @@ import os
 import tempfile
 
 from django.http import FileResponse
-from ninja import File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from vnemis.core.api_errors import ERROR_RESPONSES, ApiError
@@ -23,9 +23,28 @@ router = Router()
 
 
 class ExportQuery(Schema):
-    org: str
-    year: str
-    extensions: bool = False
+    # Required, but checked by the endpoint: a missing one gets our own sentence and code
+    # (oneroster_parameters_missing), not the generic validation error.
+    org: str | None = Field(None, description="Required. Organisation code, e.g. 01000101.")
+    year: str | None = Field(None, description="Required. School year, e.g. 2025-2026.")
+    extensions: bool = Field(
+        False, description="Add the personal metadata.vn.* columns (ethnicity, disability, ...)."
+    )
+
+
+def _parameters_missing(missing: list[str]) -> ApiError:
+    names = " và ".join(missing)
+    return ApiError(
+        422,
+        "oneroster_parameters_missing",
+        f"Thiếu tham số bắt buộc {names}. Hãy cho biết đơn vị (org, mã đơn vị, ví dụ 01000101) "
+        "và năm học (year, ví dụ 2025-2026): /api/v1/oneroster/export?org=01000101"
+        "&year=2025-2026.",
+        f"Required parameter {' and '.join(missing)} missing. Name the organisation (org, its "
+        "code, e.g. 01000101) and the school year (year, e.g. 2025-2026): "
+        "/api/v1/oneroster/export?org=01000101&year=2025-2026.",
+        errors=[{"field": f, "type": "missing", "message": "required"} for f in missing],
+    )
 
 
 def _api_error(exc: OneRosterError) -> ApiError:
@@ -40,14 +59,20 @@ def _api_error(exc: OneRosterError) -> ApiError:
 def oneroster_export_get(request, params: Query[ExportQuery]):
     """The organisation's schools for a school year as a OneRoster 1.2 CSV ZIP (manifest.csv,
     orgs, academicSessions, courses, classes, users, roles, demographics, enrollments).
-    `extensions=true` adds the metadata.vn.* columns (roles that may read sensitive data only)."""
+    The metadata.vn.* columns a re-import needs are always written; `extensions=true` adds the
+    personal ones (ethnicity, disability, policy categories, birth province, commune; roles that
+    may read sensitive data only). `org` and `year` are required."""
+    org, year = (params.org or "").strip(), (params.year or "").strip()
+    missing = [n for n, v in (("org", org), ("year", year)) if not v]
+    if missing:
+        raise _parameters_missing(missing)
     fd, name = tempfile.mkstemp(prefix="oneroster-", suffix=".zip")
     os.close(fd)
     try:
         oneroster_export(
             actor=request.user,
-            org_code=params.org,
-            year_code=params.year,
+            org_code=org,
+            year_code=year,
             out=name,
             extensions=params.extensions,
         )
@@ -60,7 +85,7 @@ def oneroster_export_get(request, params: Query[ExportQuery]):
     return FileResponse(
         handle,
         as_attachment=True,
-        filename=export_filename(org_code=params.org, year_code=params.year),
+        filename=export_filename(org_code=org, year_code=year),
         content_type="application/zip",
     )
 

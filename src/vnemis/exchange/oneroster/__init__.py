@@ -10,15 +10,19 @@ Mapping (vnemis ↔ OneRoster 1.2 CSV; docs/oneroster.md has the full tables):
 * classes: our classes (lớp) → ``homeroom``; sourcedId ``<school>-<year>-<class>``, classCode =
   title = class name, grades = CEDS code (grade 0 → ``PK``, 1–12 → ``01``–``12``).
 * users: pupils and staff; sourcedId = username = userMasterIdentifier = education ID
-  (mã định danh giáo dục); identifier = the school's pupil/staff code; given/family/middle
-  names as recorded. roles.csv: pupil → ``student``; principal → ``principal``, vice
+  (mã định danh giáo dục); identifier = the school's pupil/staff code; family/middle/given
+  names, never an empty family or given name (``names``). roles.csv: pupil → ``student``; principal → ``principal``, vice
   principal → ``siteAdministrator``, teacher → ``teacher``, other staff → ``aide``.
 * enrollments: pupil in class → ``student``; homeroom teacher → ``teacher`` with primary=true.
-* demographics: birthDate, sex; ``metadata.vn.*`` extension columns only on request and only
-  for roles that may read sensitive data. Citizen ID numbers are never exported.
+* demographics: birthDate, sex. Citizen ID numbers are never exported.
+* ``metadata.vn.*`` extension columns carry what OneRoster has no column for: those a re-import
+  needs always (``mapping.EXTENSIONS``), the personal ones (ethnicity, disability, ...) only on
+  request and only for roles that may read sensitive data (``mapping.PERSONAL_EXTENSIONS``).
 
 Import: ``is_oneroster(dir)`` and ``oneroster_to_standard(src, out)`` turn a bundle into
-exchange-standard files that the ordinary import pipeline validates and loads.
+exchange-standard files that the ordinary import pipeline validates and loads; what the bundle
+lacks is kept from the record (``on_record``) or reported at its OneRoster file, row and column.
+``oneroster_locate(out, errors)`` places the pipeline's later error rows in the bundle too.
 """
 
 from .errors import OneRosterError
@@ -28,6 +32,7 @@ from .to_standard import (
     MESSAGES,
     is_oneroster,
     oneroster_errors,
+    oneroster_locate,
     oneroster_read,
     oneroster_to_standard,
 )
@@ -40,6 +45,7 @@ __all__ = [
     "is_oneroster",
     "oneroster_errors",
     "oneroster_export",
+    "oneroster_locate",
     "oneroster_read",
     "oneroster_to_standard",
 ]

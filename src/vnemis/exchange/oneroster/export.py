@@ -9,9 +9,13 @@ Empty files are left out and marked ``absent`` in the manifest (the binding forb
 without rows). One audit entry records the export with counts only, never identifiers.
 
 Personal data: names, the education ID (as sourcedId) and the school's pupil/staff code always;
-birth date and sex in demographics.csv; the ``metadata.vn.*`` extension columns (ethnicity,
-disability, policy categories, ...) only when asked for and only for roles allowed to read
-sensitive data. Citizen ID numbers are never exported.
+birth date and sex in demographics.csv; the ``metadata.vn.*`` extension columns a re-import
+needs (``mapping.EXTENSIONS``: full name, nationality, the code at each school, post details,
+two sessions, enrolment status) always; the personal ones (``mapping.PERSONAL_EXTENSIONS``:
+ethnicity, disability, policy categories, birth province, residence commune) only when asked for
+and only for roles allowed to read sensitive data. Citizen ID numbers are never exported.
+OneRoster requires givenName and familyName: ``names.export_name_parts`` never leaves either
+empty.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 
 import polars as pl
-from django.db.models import Case, Count, F, Max, Min, Q, When
+from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from vnemis.core.audit import audit_record
@@ -43,6 +47,7 @@ from vnemis.registry.models import (
 
 from . import mapping as m
 from .errors import OneRosterError
+from .names import export_name_parts
 
 CHUNK_ROWS = 20_000
 SCHOOL_KINDS = ("school", "university", "college")
@@ -59,9 +64,11 @@ class _CsvFile:
 
     def __init__(self, directory: Path, name: str, extensions: bool) -> None:
         self.name = name
-        self.columns = list(m.HEADERS[name]) + (
-            list(m.EXTENSIONS.get(name, ())) if extensions else []
-        )
+        self.columns = [
+            *m.HEADERS[name],
+            *m.EXTENSIONS.get(name, ()),
+            *(m.PERSONAL_EXTENSIONS.get(name, ()) if extensions else ()),
+        ]
         self.path = directory / f"{name}.csv"
         self.rows = 0
         self._f = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
@@ -286,10 +293,10 @@ def _courses_classes_write(files, *, schools, year: SchoolYear, terms: list[str]
     classes = (
         SchoolClass.objects.filter(school_id__in=schools, school_year=year)
         .order_by("school__code", "grade", "name")
-        .values_list("school__code", "name", "grade", "two_sessions")
+        .values_list("school__code", "name", "grade", "two_sessions", "combined_grades")
     )
     for batch in _batches(classes.iterator(chunk_size=chunk), chunk):
-        df = _frame(batch, ["school", "name", "grade", "two_sessions"])
+        df = _frame(batch, ["school", "name", "grade", "two_sessions", "combined"])
         files["classes"].write(
             df.select(
                 (pl.col("school") + f"-{year.code}-" + pl.col("name")).alias("sourcedId"),
@@ -305,12 +312,15 @@ def _courses_classes_write(files, *, schools, year: SchoolYear, terms: list[str]
                 pl.col("school").alias("schoolSourcedId"),
                 pl.lit(",".join(terms)).alias("termSourcedIds"),
                 _bool(pl.col("two_sessions")).alias("metadata.vn.twoSessions"),
+                # A combined class (lớp ghép) records one grade, so grades cannot say it.
+                _bool(pl.col("combined")).alias("metadata.vn.combinedGrades"),
             )
         )
 
 
 PERSON_FIELDS = [
     ("eid", "education_id"),
+    ("full", "full_name"),
     ("family", "family_name"),
     ("middle", "middle_name"),
     ("given", "given_name"),
@@ -327,17 +337,21 @@ PERSON_FIELDS = [
 
 def _person_frames(df: pl.DataFrame, *, enabled: pl.Expr, grades: pl.Expr | None):
     """users.csv and demographics.csv rows of a chunk of distinct persons."""
+    family, middle, given = export_name_parts(
+        pl.col("full"), pl.col("family"), pl.col("middle"), pl.col("given")
+    )
     users = df.select(
         pl.col("eid").alias("sourcedId"),
         _bool(enabled).alias("enabledUser"),
         pl.col("eid").alias("username"),
-        pl.col("given").alias("givenName"),
-        pl.col("family").alias("familyName"),
-        pl.col("middle").replace("", None).alias("middleName"),
+        given.alias("givenName"),
+        family.alias("familyName"),
+        middle.alias("middleName"),
         pl.col("code").replace("", None).alias("identifier"),
         (grades if grades is not None else pl.lit(None, pl.String)).alias("grades"),
         pl.col("eid").alias("userMasterIdentifier"),
         pl.col("school").alias("primaryOrgSourcedId"),
+        pl.col("full").alias("metadata.vn.fullName"),
     )
     policy = pl.col("policy").cast(pl.List(pl.String)).list.join(";")
     demographics = df.select(
@@ -426,18 +440,28 @@ def _role_types(batches: Iterator[list[tuple]], names: list[str]) -> Iterator[pl
 
 def _roles_write(f: _CsvFile, *, schools, year: SchoolYear, chunk_rows: int) -> None:
     # Pupils: one role per pupil and school in the year (first start, last end; open if any is).
+    # The pupil code at the school (users.csv holds one code per person): that of the pupil's
+    # active enrolment there if any, else of the latest one, as for users.csv.
+    code = (
+        Enrolment.objects.filter(
+            pupil_id=OuterRef("pupil_id"), school_id=OuterRef("school_id"), school_year=year
+        )
+        .order_by(Case(When(status__in=ACTIVE_STATUSES, then=0), default=1), "-id")
+        .values("pupil_code")[:1]
+    )
     pupils = (
         Enrolment.objects.filter(school_id__in=schools, school_year=year)
-        .values("pupil__education_id", "school__code")
+        .values("pupil_id", "school_id", "pupil__education_id", "school__code")
         .annotate(
             begin=Min("started_on"),
             end=Max("ended_on"),
             open=Count("id", filter=Q(ended_on__isnull=True)),
+            code=Subquery(code),
         )
         .order_by("pupil__education_id", "school__code")
-        .values_list("pupil__education_id", "school__code", "begin", "end", "open")
+        .values_list("pupil__education_id", "school__code", "begin", "end", "open", "code")
     )
-    names = ["eid", "school", "begin", "end", "open"]
+    names = ["eid", "school", "begin", "end", "open", "code"]
     for df in _role_types(_batches(pupils.iterator(chunk_size=chunk_rows), chunk_rows), names):
         f.write(
             df.select(
@@ -451,6 +475,7 @@ def _roles_write(f: _CsvFile, *, schools, year: SchoolYear, chunk_rows: int) -> 
                 .otherwise(_date("end"))
                 .alias("endDate"),
                 pl.col("school").alias("orgSourcedId"),
+                pl.col("code").replace("", None).alias("metadata.vn.identifier"),
             )
         )
     staff = (
@@ -458,10 +483,12 @@ def _roles_write(f: _CsvFile, *, schools, year: SchoolYear, chunk_rows: int) -> 
         .order_by("person__education_id", "school__code", "starts_on")
         .values_list(
             "person__education_id", "school__code", "role", "starts_on", "ends_on", "subjects",
-            "qualification", "contract_type",
+            "qualification", "contract_type", "staff_code",
         )
     )  # fmt: skip
-    names = ["eid", "school", "role", "begin", "end", "subjects", "qualification", "contract"]
+    names = [
+        "eid", "school", "role", "begin", "end", "subjects", "qualification", "contract", "code",
+    ]  # fmt: skip
     for df in _role_types(_batches(staff.iterator(chunk_size=chunk_rows), chunk_rows), names):
         subjects = pl.col("subjects").cast(pl.List(pl.String)).list.join(";").replace("", None)
         f.write(
@@ -476,6 +503,7 @@ def _roles_write(f: _CsvFile, *, schools, year: SchoolYear, chunk_rows: int) -> 
                 _date("begin").alias("beginDate"),
                 _date("end").alias("endDate"),
                 pl.col("school").alias("orgSourcedId"),
+                pl.col("code").replace("", None).alias("metadata.vn.identifier"),
                 subjects.alias("metadata.vn.subjects"),
                 pl.col("qualification").alias("metadata.vn.qualification"),
                 pl.col("contract").alias("metadata.vn.contractType"),
@@ -488,10 +516,10 @@ def _enrollments_write(f: _CsvFile, *, schools, year: SchoolYear, staff_ids, chu
         Enrolment.objects.filter(school_id__in=schools, school_year=year)
         .order_by("school__code", "school_class__name", "pupil__education_id")
         .values_list("school__code", "school_class__name", "pupil__education_id", "started_on",
-                     "ended_on", "status")
+                     "ended_on", "status", "pupil_code")
     )  # fmt: skip
     for batch in _batches(pupils.iterator(chunk_size=chunk_rows), chunk_rows):
-        df = _frame(batch, ["school", "cls", "eid", "begin", "end", "status"])
+        df = _frame(batch, ["school", "cls", "eid", "begin", "end", "status", "code"])
         cls = pl.col("school") + f"-{year.code}-" + pl.col("cls")
         f.write(
             df.select(
@@ -504,6 +532,8 @@ def _enrollments_write(f: _CsvFile, *, schools, year: SchoolYear, staff_ids, chu
                 _date("begin").alias("beginDate"),
                 _date("end").alias("endDate"),
                 pl.col("status").alias("metadata.vn.enrolmentStatus"),
+                # The enrolment's own pupil code (it may differ from the role's after a change).
+                pl.col("code").replace("", None).alias("metadata.vn.identifier"),
             )
         )
     # Homeroom teachers (giáo viên chủ nhiệm), who are in users.csv through their post.

@@ -4,8 +4,9 @@ Everything the exporter writes and the importer checks comes from these tables, 
 never disagree about a header. Column lists follow the 1EdTech "OneRoster 1.2 CSV Binding"
 tables in order; ``REQUIRED`` names the columns the binding requires a value in. OneRoster lets
 a producer add extension columns to the right of the defined ones, named ``metadata.<x>``;
-ours are ``metadata.vn.*`` (see ``EXTENSIONS``) and carry the registry fields OneRoster has no
-column for, so that a vnemis → OneRoster → vnemis round trip loses nothing.
+ours are ``metadata.vn.*`` (see ``EXTENSIONS`` and ``PERSONAL_EXTENSIONS``) and carry the
+registry fields OneRoster has no column for, so that a vnemis → OneRoster → vnemis round trip
+loses nothing and changes nothing.
 """
 
 from __future__ import annotations
@@ -79,21 +80,29 @@ FILE_MODES = ("absent", "bulk", "delta")
 # Without these a bundle cannot become registry rows (classes need their org and session).
 IMPORT_NEEDS = ("orgs", "academicSessions", "classes", "users", "enrollments")
 
-# Our extension columns (to the right of the defined ones), per file.
+# Our extension columns (to the right of the defined ones), per file: the registry fields
+# OneRoster has no column for. Always written: what a re-import needs to change nothing, and
+# nothing a third party could not already infer from the defined columns.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "classes": ("metadata.vn.twoSessions",),
+    "users": ("metadata.vn.fullName",),
+    "classes": ("metadata.vn.twoSessions", "metadata.vn.combinedGrades"),
+    "demographics": ("metadata.vn.nationality",),
+    "roles": (
+        "metadata.vn.identifier", "metadata.vn.subjects", "metadata.vn.qualification",
+        "metadata.vn.contractType",
+    ),
+    "enrollments": ("metadata.vn.enrolmentStatus", "metadata.vn.identifier"),
+}  # fmt: skip
+# Personal data beyond what rostering needs, written only on request (``extensions``) and only
+# for roles allowed to read sensitive data: ethnicity, disability and policy categories are
+# sensitive (Decree 13/2023), birth province and residence commune are not needed to roster.
+PERSONAL_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "demographics": (
-        "metadata.vn.ethnicityCode", "metadata.vn.nationality", "metadata.vn.birthProvinceCode",
+        "metadata.vn.ethnicityCode", "metadata.vn.birthProvinceCode",
         "metadata.vn.permanentCommuneCode", "metadata.vn.policyCategories",
         "metadata.vn.disability",
     ),
-    "enrollments": ("metadata.vn.enrolmentStatus",),
-    "roles": ("metadata.vn.subjects", "metadata.vn.qualification", "metadata.vn.contractType"),
 }  # fmt: skip
-# Extension columns that are sensitive personal data (ethnicity, disability, policy categories).
-SENSITIVE_EXTENSIONS = frozenset(EXTENSIONS["demographics"]) - {
-    "metadata.vn.nationality",
-}
 
 # -- enumerations --------------------------------------------------------------------------------
 
@@ -167,3 +176,12 @@ def course_sourced_id(school_code: str, year: str, grade: int) -> str:
 
 def term_sourced_id(year: str, number: int) -> str:
     return f"{year}-HK{number}"
+
+
+def where(file: str, column: str | None = None) -> str:
+    """How an error row names a place in a bundle: ``users.csv › givenName`` (or the file).
+
+    Pages and reports show an error's column as it is written here, so the user reads the
+    OneRoster file and column to fix, not our internal field name.
+    """
+    return f"{file}.csv › {column}" if column else f"{file}.csv"

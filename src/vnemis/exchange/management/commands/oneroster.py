@@ -1,7 +1,8 @@
 """``vnemis oneroster export|import``: OneRoster 1.2 CSV bundles at the console.
 
 * ``vnemis oneroster export --org CODE --year 2025-2026 --out FILE.zip [--extensions]
-  [--user NAME]``: the bundle of an organisation's schools for a school year.
+  [--user NAME]``: the bundle of an organisation's schools for a school year; ``--extensions``
+  adds the personal ``metadata.vn.*`` columns (the ones a re-import needs are always there).
 * ``vnemis oneroster import FILE.zip [--school CODE] [--dry-run] [--all-or-nothing]
   [--user NAME]``: through the import pipeline (``exchange.imports.import_file``), like any file.
 
@@ -33,7 +34,8 @@ class Command(BaseCommand):
         exp.add_argument(
             "--extensions",
             action="store_true",
-            help="add the metadata.vn.* columns (lossless vnemis → vnemis transfer)",
+            help="add the personal metadata.vn.* columns (ethnicity, disability, policy "
+            "categories, birth province, commune) / thêm các cột mở rộng về cá nhân",
         )
         exp.add_argument("--user", help="act as this account (its scope applies)")
         imp = sub.add_parser("import", help="load a bundle (ZIP) / nạp gói dữ liệu")
@@ -123,7 +125,7 @@ class Command(BaseCommand):
                         (src / name).write_bytes(zf.read(info))
             oneroster_to_standard(src, out, school_code=school)
             for row in oneroster_errors(out).head(20).iter_rows(named=True):
-                self.stdout.write(f"  {row['entity']}.csv row {row['row']}: {row['code']}")
+                self.stdout.write(f"  {row['column']}, row {row['row']}: {row['code']}")
             with transaction.atomic():
                 result = dataset_load(directory=out, actor=actor)
                 for line in result.summary_lines():
