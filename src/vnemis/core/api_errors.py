@@ -103,7 +103,5 @@ def invalid_cursor(field: str = "cursor") -> ApiError:
         f"next_cursor của trang trước, hoặc bỏ tham số '{field}' để đọc lại từ đầu.",
         f"The pagination cursor (parameter '{field}') is invalid; pass the next_cursor of the "
         f"previous page unchanged, or omit '{field}' to start from the beginning.",
-        errors=[
-            {"field": field, "type": "invalid_cursor", "message": "not issued by this list"}
-        ],
+        errors=[{"field": field, "type": "invalid_cursor", "message": "not issued by this list"}],
     )

@@ -260,7 +260,7 @@ def column_normalise(
             # One or two zeros dropped by Excel (province codes start 0 or 00); a shorter
             # number is simply wrong, and a 9-digit citizen ID is an old identity card.
             length = out.str.len_chars()
-            lost = (out.str.contains(r"^\d+$") & (length < digits) & (length >= digits - 2))
+            lost = out.str.contains(r"^\d+$") & (length < digits) & (length >= digits - 2)
             lost = lost.fill_null(False)
             old = pl.lit(False)
             if name == "citizen_id":
