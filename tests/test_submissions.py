@@ -508,14 +508,19 @@ def test_department_page_remind_buttons(
             "/exchange/submissions/remind/", {"period": p.pk, "school": "01000102"}, follow=True
         )
     assert response.status_code == 200
-    assert "Đã gửi nhắc nhở tới 1 trường" in response.content.decode()
+    html = response.content.decode()
+    # Truthful: one school reminded in the app, one e-mail handed to the mail server.
+    assert "Đã nhắc nhở 1 trường: lời nhắc hiện trên trang báo cáo định kỳ" in html
+    assert "Đã gửi 1 e-mail tới 1 trường có địa chỉ e-mail." in html
     assert [m.to for m in mail.outbox] == [["truong.b@example.vn"]]
     page = client.get("/exchange/submissions/", {"period": p.pk}).content.decode()
     assert "Đã nhắc hôm nay" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/exchange/submissions/remind/", {"period": p.pk}, follow=True)
+        response = client.post(
+            "/exchange/submissions/remind/", {"period": p.pk, "confirmed": "1"}, follow=True
+        )
     html = response.content.decode()
-    assert "Đã gửi nhắc nhở tới 1 trường" in html  # A; B was already reminded today
+    assert "Đã nhắc nhở 1 trường" in html  # A; B was already reminded today
     assert "1 trường đã được nhắc hôm nay" in html
     assert sorted(m.to[0] for m in mail.outbox) == ["truong.a@example.vn", "truong.b@example.vn"]
 
@@ -558,7 +563,9 @@ def test_school_page_submit_and_see_the_return_reason(client, users, tree, perio
     p = start(periods)
     client.force_login(users["school"])
     assert client.get("/exchange/submissions/").url == "/exchange/submissions/school/01000101/"
-    response = client.post(f"/exchange/submissions/school/01000101/{p.pk}/submit/", follow=True)
+    response = client.post(
+        f"/exchange/submissions/school/01000101/{p.pk}/submit/", {"confirmed": "1"}, follow=True
+    )
     assert "Đã nộp báo cáo" in response.content.decode()
     sub = sub_of(tree["a"], p)
     assert sub.status == Status.SUBMITTED
@@ -566,10 +573,13 @@ def test_school_page_submit_and_see_the_return_reason(client, users, tree, perio
     response = client.post(f"/exchange/submissions/{sub.pk}/return/", {"reason": ""}, follow=True)
     assert "Hãy ghi rõ lý do trả lại" in response.content.decode()
     assert sub_of(tree["a"], p).status == Status.SUBMITTED
-    client.post(f"/exchange/submissions/{sub.pk}/return/", {"reason": "Thiếu sĩ số lớp 3A"})
+    client.post(
+        f"/exchange/submissions/{sub.pk}/return/",
+        {"reason": "Thiếu sĩ số lớp 3A", "confirmed": "1"},
+    )
     client.force_login(users["school"])
     html = client.get("/exchange/submissions/school/01000101/").content.decode()
-    assert "Thiếu sĩ số lớp 3A" in html and "Nộp báo cáo" in html
+    assert "Thiếu sĩ số lớp 3A" in html and "Nộp lại báo cáo" in html
 
 
 def test_school_page_shows_failing_checks_with_fix_links(client, users, tree, school_year, periods):
@@ -578,7 +588,13 @@ def test_school_page_shows_failing_checks_with_fix_links(client, users, tree, sc
     )
     client.force_login(user)
     p = start(periods)
-    response = client.post(f"/exchange/submissions/school/01000102/{p.pk}/submit/", follow=True)
+    # The confirmation step already says what stops the submission, and offers no confirm button.
+    html = client.post(f"/exchange/submissions/school/01000102/{p.pk}/submit/").content.decode()
+    assert "Chưa nộp được:" in html and "1/1 lớp chưa có giáo viên chủ nhiệm." in html
+    assert 'id="confirm-button"' not in html
+    response = client.post(
+        f"/exchange/submissions/school/01000102/{p.pk}/submit/", {"confirmed": "1"}, follow=True
+    )
     html = response.content.decode()
     assert "Chưa nộp được: dữ liệu còn thiếu." in html
     class_id = SchoolClass.objects.get(school=tree["b"], name="7B").pk
@@ -586,15 +602,18 @@ def test_school_page_shows_failing_checks_with_fix_links(client, users, tree, sc
     assert sub_of(tree["b"], p).status == Status.DRAFT
     # Another school's page is out of scope.
     assert client.get("/exchange/submissions/school/01000101/").status_code == 403
-    assert client.post(f"/exchange/submissions/school/01000101/{p.pk}/submit/").status_code == 403
+    for data in ({}, {"confirmed": "1"}):
+        response = client.post(f"/exchange/submissions/school/01000101/{p.pk}/submit/", data)
+        assert response.status_code == 403
     assert sub_of(tree["a"], p).status == Status.DRAFT
 
 
 def test_read_only_viewer_cannot_press_school_buttons(client, users, tree, periods):
     p = start(periods)
     client.force_login(users["department"])
-    response = client.post(f"/exchange/submissions/school/01000101/{p.pk}/submit/")
-    assert response.status_code == 403
+    for data in ({}, {"confirmed": "1"}):
+        response = client.post(f"/exchange/submissions/school/01000101/{p.pk}/submit/", data)
+        assert response.status_code == 403
     assert sub_of(tree["a"], p).status == Status.DRAFT
     assert client.post(f"/exchange/submissions/school/01000101/{p.pk}/delete/").status_code == 400
 
@@ -606,7 +625,7 @@ def test_review_page_approve(client, users, tree, periods):
     client.force_login(users["department"])
     page = client.get(f"/exchange/submissions/{sub.pk}/")
     assert page.status_code == 200 and 'id="approve"' in page.content.decode()
-    client.post(f"/exchange/submissions/{sub.pk}/approve/")
+    client.post(f"/exchange/submissions/{sub.pk}/approve/", {"confirmed": "1"})
     assert Submission.objects.get(pk=sub.pk).status == Status.APPROVED
     # Out of scope: Đà Nẵng's Department cannot even see it.
     client.force_login(users["department_dn"])
@@ -624,17 +643,34 @@ def test_school_page_costs_a_fixed_number_of_queries(
     sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
     actions.submission_return(actor=users["department"], submission=sub, reason="Sửa lại")
     client.force_login(users["school"])
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         response = client.get("/exchange/submissions/school/01000101/")
     assert response.status_code == 200
     entry = next(e for e in response.context["entries"] if e["period"].pk == p.pk)
     assert [e.to_status for e in entry["events"]] == ["submitted", "returned"]
+    # More submitted periods and reminders cost no more queries (counts of all periods at once).
+    term1 = periods["end_of_term1"]
+    for e in Enrolment.objects.filter(school=tree["a"]):
+        SubjectResult.objects.create(
+            enrolment=e,
+            subject=Subject.objects.get(code="TOAN"),
+            period="term1",
+            score=8,
+            province_code="01",
+        )
+        ResultSummary.objects.create(enrolment=e, period="term1", province_code="01")
+    sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], term1))
+    submissions_remind(actor=users["department"], period=p)
+    with django_assert_max_num_queries(12):
+        response = client.get("/exchange/submissions/school/01000101/")
+    assert response.status_code == 200 and len(response.context["entries"]) == 3
 
 
 @pytest.mark.parametrize(
     ("method", "path", "data", "status"),
     [
-        ("post", "/exchange/submissions/remind/", {"period": "x"}, 302),  # current period used
+        # Current period used; reminding every late school asks for confirmation first.
+        ("post", "/exchange/submissions/remind/", {"period": "x"}, 200),
         ("post", "/exchange/submissions/remind/", {"period": "999999"}, 400),
         ("post", "/exchange/submissions/{sub}/delete/", {}, 400),
         ("post", "/exchange/submissions/{sub}/return/", {"reason": "x" * 5000}, 302),
@@ -642,7 +678,8 @@ def test_school_page_costs_a_fixed_number_of_queries(
         ("get", "/exchange/submissions/", {"level": "nope", "status": "nope", "late": "2"}, 200),
         ("get", "/exchange/submissions/999999/", {}, 403),
         ("get", "/exchange/submissions/school/NOPE/", {}, 403),
-        ("get", "/exchange/submissions/remind/", {}, 405),
+        ("get", "/exchange/submissions/remind/", {}, 200),  # the confirmation page
+        ("put", "/exchange/submissions/remind/", {}, 405),
     ],
 )
 def test_pages_refuse_malformed_input_cleanly(
@@ -797,7 +834,9 @@ def test_periods_command(
     p = ReportingPeriod.objects.get(kind="start_of_year")
     with django_capture_on_commit_callbacks(execute=True):
         call_command("periods", "remind", "--period", str(p.pk))
-    assert "Reminded 3 school(s), 3 e-mail" in capsys.readouterr().out
+    assert "Reminded 3 school(s) in the app; sent 3 e-mail(s) to 3 of them" in (
+        capsys.readouterr().out
+    )
     assert len(mail.outbox) == 3
     call_command("periods", "list")
     assert "end_of_year" in capsys.readouterr().out
@@ -899,3 +938,405 @@ def test_sync_api_obeys_the_lock_through_the_workflow(client, users, tree, perio
     actions.submission_return(actor=users["department"], submission=sub, reason="Bổ sung lớp 4P")
     assert send("4P").status_code == 200
     assert SchoolClass.objects.filter(school=tree["a"], name="4P").exists()
+
+
+# --- what the pages say (the new-user trial of December 2026) ---------------------------------
+
+
+def set_dates(period, **days):
+    """Move a period's dates to ``today + days`` (e.g. opens_on=-10, due_on=5)."""
+    today = timezone.localdate()
+    ReportingPeriod.objects.filter(pk=period.pk).update(
+        **{k: today + timedelta(days=v) for k, v in days.items()}
+    )
+    period.refresh_from_db()
+    return period
+
+
+def school_page(client, code="01000101") -> str:
+    return client.get(f"/exchange/submissions/school/{code}/").content.decode()
+
+
+def main_of(html: str) -> str:
+    return html[html.index("<main") : html.index("</main>")]
+
+
+def test_period_current_prefers_the_period_whose_data_date_has_come(users, periods):
+    s, t, e = (periods[k] for k in ("start_of_year", "end_of_term1", "end_of_year"))
+    # December: start of year due in October, end of term I open since then but its data date
+    # (January) still ahead: the Department is still collecting the start of year.
+    set_dates(s, opens_on=-90, as_of=-60, due_on=-30)
+    set_dates(t, opens_on=-29, as_of=40, due_on=70)
+    set_dates(e, opens_on=71, as_of=150, due_on=180)
+    assert selectors.period_current() == s
+    set_dates(t, opens_on=-29, as_of=-1, due_on=30)
+    assert selectors.period_current() == t
+    for p in (s, t, e):
+        set_dates(p, opens_on=10 + p.pk, as_of=20 + p.pk, due_on=40 + p.pk)
+    assert selectors.period_current() == s  # none open yet: the next to open
+
+
+def test_approved_submission_says_when_a_later_period_released_the_lock(
+    client, users, tree, periods
+):
+    p = start(periods)
+    sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
+    client.force_login(users["school"])
+    html = school_page(client)
+    assert 'data-lock="submitted"' in html and "bị khóa cho đến khi Sở duyệt" in html
+    sub = actions.submission_approve(actor=users["department"], submission=sub)
+    # On the machine's 2026 clock every later period of 2025-2026 is open: no lock.
+    assert selectors.locked_pairs() == set()
+    term1 = periods["end_of_term1"]
+    html = school_page(client)
+    assert 'data-lock="released"' in html and "không còn khóa dữ liệu" in html
+    assert f"đã mở từ ngày {term1.opens_on:%d/%m/%Y}" in html
+    assert "bị khóa cho đến khi kỳ" not in html
+    client.force_login(users["department"])
+    detail = client.get(f"/exchange/submissions/{sub.pk}/").content.decode()
+    assert 'data-lock="released"' in detail
+    assert client.get(f"{API}/{sub.pk}").json()["locks_data"] is False
+
+    # Later periods not open yet: the approval locks, and the pages say until when.
+    set_dates(term1, opens_on=10, as_of=20, due_on=40)
+    set_dates(periods["end_of_year"], opens_on=41, as_of=50, due_on=80)
+    assert selectors.locked_pairs() == {(tree["a"].pk, p.school_year_id)}
+    detail = client.get(f"/exchange/submissions/{sub.pk}/").content.decode()
+    assert 'data-lock="approved"' in detail
+    assert f"mở ngày {term1.opens_on:%d/%m/%Y}" in detail
+    assert client.get(f"{API}/{sub.pk}").json()["locks_data"] is True
+
+
+def test_last_period_of_the_year_locks_until_reopened(users, tree, periods):
+    end = periods["end_of_year"]
+    facts = selectors.submission_facts(
+        period=end,
+        submission=Submission(status=Status.APPROVED),
+        periods_of_year=list(periods.values()),
+    )
+    assert facts.lock == "approved_final" and facts.locked and facts.next_period is None
+
+
+def test_pages_show_that_data_changed_after_the_submission(
+    client, users, tree, school_year, periods
+):
+    p = start(periods)
+    sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
+    sub = actions.submission_approve(actor=users["department"], submission=sub)
+    client.force_login(users["school"])
+    assert "data-differs" not in school_page(client)
+    # Approval no longer locks (the next period opened): a pupil enrolled since the start of
+    # the year is added afterwards, as in the trial (697 submitted, 698 now).
+    make_pupil(
+        school=tree["a"],
+        school_year=school_year,
+        grade=3,
+        class_name="3A",
+        full_name="Vũ Minh Châu",
+        birth_date=date(2017, 5, 5),
+    )
+    html = school_page(client)
+    assert 'data-differs="1"' in html and "Số liệu hiện tại khác số liệu đã nộp." in html
+    assert 'data-count="pupils">2<' in html
+    assert "không còn khóa dữ liệu từ ngày" in html
+    client.force_login(users["department"])
+    detail = client.get(f"/exchange/submissions/{sub.pk}/").content.decode()
+    assert 'data-differs="1"' in detail and 'data-count="pupils">2<' in detail
+    sub.refresh_from_db()
+    assert sub.counts["pupils"] == 1  # what was submitted stays as submitted
+
+
+def test_school_sees_reminders_with_date_period_and_note(
+    client, users, tree, periods, emails, django_capture_on_commit_callbacks
+):
+    p = start(periods)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = submissions_remind(
+            actor=users["department"], period=p, note="Đề nghị nộp trước thứ Sáu."
+        )
+    assert result.reminded == [tree["a"].pk, tree["b"].pk] and result.emails_sent == 2
+    assert result.emailed_schools == 2
+    assert "Đề nghị nộp trước thứ Sáu." in mail.outbox[0].body
+    assert Reminder.objects.filter(note="Đề nghị nộp trước thứ Sáu.").count() == 2
+    client.force_login(users["school"])
+    html = school_page(client)
+    assert 'class="list-unstyled small mb-2 submission-reminders"' in html
+    assert f"{timezone.localdate():%d/%m/%Y}" in html
+    assert "nhắc nộp báo cáo kỳ Đầu năm học, năm học 2025-2026" in html
+    assert "Sở GD&amp;ĐT Hà Nội (so_hn)" in html  # no name on that account: its organisation
+    assert "Đề nghị nộp trước thứ Sáu." in html
+    # The note is length-checked like a reason.
+    with pytest.raises(SubmissionError) as err:
+        submissions_remind(actor=users["department"], period=p, note="x" * 1001)
+    assert err.value.code == "note_too_long"
+
+
+def test_remind_every_late_school_asks_for_confirmation(
+    client, users, tree, periods, emails, django_capture_on_commit_callbacks
+):
+    p = start(periods)
+    client.force_login(users["department"])
+    overview = client.get("/exchange/submissions/", {"period": p.pk}).content.decode()
+    assert f'href="/exchange/submissions/remind/?period={p.pk}' in overview
+    page = client.get("/exchange/submissions/remind/", {"period": p.pk})
+    preview = page.context["preview"]
+    assert (preview.late, preview.to_remind, preview.with_email) == (2, 2, 2)
+    assert 'id="remind-confirm-button"' in page.content.decode()
+    # A post without the confirmation (an old form, a double click) only shows the page again.
+    response = client.post("/exchange/submissions/remind/", {"period": p.pk})
+    assert response.status_code == 200 and "remind-confirm-button" in response.content.decode()
+    assert not Reminder.objects.exists() and mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/exchange/submissions/remind/",
+            {"period": p.pk, "confirmed": "1", "note": "Hạn cuối thứ Sáu."},
+            follow=True,
+        )
+    html = response.content.decode()
+    assert "Đã nhắc nhở 2 trường" in html and "Đã gửi 2 e-mail tới 2 trường" in html
+    assert set(Reminder.objects.values_list("note", flat=True)) == {"Hạn cuối thứ Sáu."}
+    assert (
+        client.get("/exchange/submissions/remind/", {"period": p.pk}).context["preview"].to_remind
+        == 0
+    )
+    # Only a Department reminds: the Ministry gets no confirmation page either.
+    client.force_login(users["ministry"])
+    assert client.get("/exchange/submissions/remind/", {"period": p.pk}).status_code == 403
+
+
+def test_remind_says_when_no_e_mail_could_be_sent(
+    client, users, tree, periods, django_capture_on_commit_callbacks
+):
+    p = start(periods)
+    client.force_login(users["department"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/exchange/submissions/remind/", {"period": p.pk, "school": "01000102"}, follow=True
+        )
+    html = response.content.decode()
+    assert "Đã nhắc nhở 1 trường" in html and "Đã gửi" not in html
+    assert "1 trường chưa có người dùng nào khai báo e-mail" in html
+    assert mail.outbox == []
+
+
+@pytest.mark.usefixtures("audit_log_flushable")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_remind_reports_a_mail_server_failure(client, users, tree, periods, emails, monkeypatch):
+    # A real commit, so the e-mails go out (and fail) before the page is answered, as in use.
+    from vnemis.exchange import submission_reminders
+
+    class Down:
+        def send_messages(self, messages):
+            raise OSError("connection refused")
+
+    monkeypatch.setattr(submission_reminders, "get_connection", lambda: Down())
+    client.force_login(users["department"])
+    response = client.post(
+        "/exchange/submissions/remind/", {"period": start(periods).pk, "school": "01000102"}
+    )
+    # The reminder is recorded (the school sees it); the page does not claim an e-mail.
+    assert Reminder.objects.filter(school=tree["b"]).exists()
+    stored = [str(m) for m in response.wsgi_request._messages]
+    assert any("Không gửi được e-mail" in m for m in stored)
+    assert not any("Đã gửi" in m for m in stored)
+
+
+def test_submit_approve_return_and_reopen_ask_for_confirmation(client, users, tree, periods):
+    p = start(periods)
+    url = f"/exchange/submissions/school/01000101/{p.pk}/submit/"
+    client.force_login(users["school"])
+    page = client.post(url)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="confirm-button"' in html
+    assert "Xác nhận nộp báo cáo" in html and "<strong>1</strong> học sinh" in html
+    assert "nộp muộn" in html  # the start of 2025-2026 is long past due
+    sub = sub_of(tree["a"], p)
+    assert sub.status == Status.DRAFT and not sub.events.exists()
+    client.post(url, {"confirmed": "1"})
+    sub = sub_of(tree["a"], p)
+    assert sub.status == Status.SUBMITTED
+
+    client.force_login(users["department"])
+    page = client.post(f"/exchange/submissions/{sub.pk}/approve/")
+    assert page.status_code == 200 and "Xác nhận duyệt" in page.content.decode()
+    page = client.post(f"/exchange/submissions/{sub.pk}/return/", {"reason": "Thiếu lớp 3B"})
+    html = page.content.decode()
+    assert "Xác nhận trả lại" in html and 'id="confirm-reason">Thiếu lớp 3B<' in html
+    assert 'name="reason" value="Thiếu lớp 3B"' in html
+    assert sub_of(tree["a"], p).status == Status.SUBMITTED
+    client.post(
+        f"/exchange/submissions/{sub.pk}/return/", {"reason": "Thiếu lớp 3B", "confirmed": "1"}
+    )
+    assert sub_of(tree["a"], p).status == Status.RETURNED
+    # A stale page: deciding again is refused at once, with no confirmation to click through.
+    response = client.post(f"/exchange/submissions/{sub.pk}/approve/", follow=True)
+    assert "đã được quyết định" in response.content.decode()
+
+    sub = actions.submission_submit(actor=users["school"], submission=sub)
+    sub = actions.submission_approve(actor=users["department"], submission=sub)
+    page = client.post(f"/exchange/submissions/{sub.pk}/reopen/", {"reason": "Sai sĩ số"})
+    assert "Xác nhận mở lại" in page.content.decode()
+    assert sub_of(tree["a"], p).status == Status.APPROVED
+    client.post(
+        f"/exchange/submissions/{sub.pk}/reopen/", {"reason": "Sai sĩ số", "confirmed": "1"}
+    )
+    assert sub_of(tree["a"], p).status == Status.RETURNED
+
+
+def test_history_names_people_and_their_organisation(client, users, tree, periods, pupils):
+    school = users["school"]
+    school.first_name = "Trần Văn Minh"
+    school.save()
+    sub = actions.submission_submit(actor=school, submission=sub_of(tree["a"], start(periods)))
+    actions.submission_return(actor=users["department"], submission=sub, reason="Sửa")
+    client.force_login(users["school"])
+    html = school_page(client)
+    assert "Trần Văn Minh (Trường Tiểu học Ba Đình)</span>:" in html
+    assert "Sở GD&amp;ĐT Hà Nội (so_hn)</span>:" in html
+    assert "truong_a</span>" not in html
+    events = client.get(f"{API}/{sub.pk}").json()["events"]
+    assert [(e["by"], e["by_name"]) for e in events] == [
+        ("truong_a", "Trần Văn Minh (Trường Tiểu học Ba Đình)"),
+        ("so_hn", "Sở GD&ĐT Hà Nội (so_hn)"),
+    ]
+    # An account tied to a person (a teacher) shows the person's name.
+    teacher = (
+        users["teacher"]
+        .__class__.objects.select_related("person", "scope")
+        .get(pk=users["teacher"].pk)
+    )
+    assert selectors.user_label(teacher) == "Phạm Thị Hoa (Trường Tiểu học Ba Đình)"
+    assert selectors.user_label(None) == ""
+
+
+def test_lateness_is_marked_on_every_page(client, users, tree, periods):
+    p = start(periods)  # due 30/10/2025, long past on the 2026 clock
+    days = (timezone.localdate() - p.due_on).days
+    sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
+    client.force_login(users["school"])
+    html = school_page(client)
+    assert f'data-late="submitted">Nộp muộn {days} ngày<' in html
+    client.force_login(users["department"])
+    response = client.get("/exchange/submissions/", {"period": p.pk})
+    rows = {r["school"].code: r for r in response.context["rows"]}
+    assert rows["01000101"]["submitted_late"] and rows["01000101"]["submitted_late_days"] == days
+    assert rows["01000102"]["late"] and rows["01000102"]["overdue_days"] == days
+    assert response.context["total"].submitted_late == 1
+    html = response.content.decode()
+    assert f"Quá hạn {days} ngày" in html and "1 trường nộp sau hạn" in html
+    detail = client.get(f"/exchange/submissions/{sub.pk}/").content.decode()
+    assert f"Nộp muộn {days} ngày" in detail
+    body = client.get(f"{API}/{sub.pk}").json()
+    assert (body["late"], body["submitted_late"]) == (False, True)
+    # Submitted on time: not marked.
+    term1 = set_dates(periods["end_of_term1"], opens_on=-5, as_of=-1, due_on=20)
+    Submission.objects.filter(pk=sub_of(tree["a"], term1).pk).update(
+        status=Status.SUBMITTED, submitted_at=timezone.now()
+    )
+    rows, _after = selectors.overview_schools(viewer=users["department"], period=term1)
+    assert not any(r["submitted_late"] or r["late"] for r in rows)
+
+
+def test_returned_submission_is_prominent_for_the_school(client, users, tree, periods):
+    p = start(periods)
+    sub = actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
+    actions.submission_return(
+        actor=users["department"], submission=sub, reason="Thiếu sĩ số lớp 3A."
+    )
+    client.force_login(users["school"])
+    html = school_page(client)
+    summary = html[html.index('id="returned-summary"') :]
+    assert f'href="#period-{p.pk}">Đầu năm học · 2025-2026</a>' in summary[:2000]
+    block = html[html.index('class="alert alert-danger return-reason"') :][:1500]
+    assert "Thiếu sĩ số lớp 3A." in block and "Sở GD&amp;ĐT Hà Nội (so_hn)" in block
+    assert 'class="card mb-3 border-danger" id="period-' in html
+    assert "Nộp lại báo cáo" in html
+
+
+def test_counts_say_what_they_count_and_agree_between_pages(
+    client, users, tree, school_year, periods
+):
+    from vnemis.exchange.submission_checks import counts_at, counts_of, reference_date
+
+    b = tree["b"]
+    gone = make_pupil(
+        school=b,
+        school_year=school_year,
+        grade=7,
+        class_name="7B",
+        full_name="Hoàng Văn Ba",
+        birth_date=date(2013, 2, 2),
+    )
+    registry_actions.enrolment_change_status(
+        actor=None,
+        enrolment=Enrolment.objects.get(pupil=gone),
+        status="dropped_out",
+        effective_on=date(2025, 11, 1),
+    )
+    # On the roll on 30/09 (start of year) but gone by the end of term I.
+    for p in periods.values():
+        many = counts_of(school_ids=[b.pk], period=p)[b.pk]
+        one = counts_at(school_id=b.pk, wanted=[(p, reference_date(p))])[p.pk]
+        assert many == one
+    assert counts_of(school_ids=[b.pk], period=start(periods))[b.pk]["pupils"] == 2
+    assert counts_of(school_ids=[b.pk], period=periods["end_of_term1"])[b.pk]["pupils"] == 1
+    client.force_login(users["department"])
+    html = client.get("/exchange/submissions/", {"period": start(periods).pk}).content.decode()
+    assert "tính đến ngày 30/09/2025" in html
+    assert "kể cả học sinh chuyển đi hoặc thôi học sau ngày đó" in html
+    actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], start(periods)))
+    client.force_login(users["school"])
+    html = school_page(client)
+    assert "Số liệu đã nộp · tính đến ngày 30/09/2025" in html
+    assert "học sinh đang học” hôm nay trên trang chủ" in html
+
+
+def test_layout_captions_above_tables_and_title_said_once(client, users, tree, periods):
+    import re
+
+    p = start(periods)
+    actions.submission_submit(actor=users["school"], submission=sub_of(tree["a"], p))
+    client.force_login(users["department"])
+    pages = [
+        client.get("/exchange/submissions/", {"period": p.pk}).content.decode(),
+        client.get(f"/exchange/submissions/{sub_of(tree['a'], p).pk}/").content.decode(),
+        school_page(client),
+    ]
+    client.force_login(users["ministry"])
+    pages.append(client.get("/exchange/submissions/", {"period": p.pk}).content.decode())
+    for html in pages:
+        captions = re.findall(r"<caption[^>]*>", html)
+        assert captions and all("caption-top" in c for c in captions)
+    # The commune table scrolls vertically only, in a full-width section.
+    overview = pages[0]
+    assert 'style="max-height: 24rem; overflow-y: auto"' in overview
+    assert 'class="col-lg-6"' not in overview
+    client.force_login(users["school"])
+    assert main_of(school_page(client)).count("Báo cáo định kỳ") == 1
+
+
+def test_periods_demo_puts_schools_through_the_workflow(users, tree, school_year, capsys):
+    fix_school_b(tree, school_year)
+    for e in Enrolment.objects.filter(school__in=[tree["a"], tree["b"]]):
+        ResultSummary.objects.create(
+            enrolment=e, period="year", outcome="promoted", province_code="01"
+        )
+    args = ["--school", "01000101", "--department-user", "so_hn", "--school-user", "truong_a"]
+    call_command("periods", "demo", *args)
+    out = capsys.readouterr().out
+    assert "1 approved" in out and "01000101 returned with a reason" in out
+    # On the 2026 clock the period being collected for 2025-2026 is the end of year.
+    p = ReportingPeriod.objects.get(school_year=school_year, kind="end_of_year")
+    a, b = sub_of(tree["a"], p), sub_of(tree["b"], p)
+    assert a.status == Status.RETURNED and a.return_reason and a.decided_by == users["department"]
+    assert b.status == Status.APPROVED
+    # Dated around the due date, not at the moment the demo was made.
+    assert timezone.localdate(b.submitted_at) < p.due_on
+    assert b.events.get(to_status="submitted").at == b.submitted_at
+    assert selectors.user_label(b.submitted_by).endswith("(Trường THCS Sóc Sơn)")
+    reminder = Reminder.objects.get(school=tree["a"])
+    assert reminder.note and reminder.sent_on > p.due_on
+    # Run again: the year has periods, nothing is touched.
+    call_command("periods", "demo", *args)
+    assert "already there" in capsys.readouterr().out
+    assert Submission.objects.exclude(status="draft").count() == 2

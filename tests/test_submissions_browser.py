@@ -1,5 +1,7 @@
-"""Period submissions in a real browser: the school submits, the Department returns the
-submission with a reason, the school sees the reason (Chromium through Playwright, live server).
+"""Period submissions in a real browser: the school submits (after a confirmation step), the
+Department returns the submission with a reason (confirmed too), the school sees the reason; and
+the Department's page keeps every column and its captions above the tables at 1366 px
+(Chromium through Playwright, live server).
 
 Screenshots land in var/screenshots/ for a human to look at.
 """
@@ -30,6 +32,7 @@ def test_school_submits_department_returns_school_sees_reason(page, live_server,
     from playwright.sync_api import expect
 
     base = live_server.url
+    page.set_viewport_size({"width": 1366, "height": 900})
     periods = actions.reporting_periods_create(
         school_year=tree["a"].classes.first().school_year, actor=users["ministry"]
     )
@@ -46,6 +49,11 @@ def test_school_submits_department_returns_school_sees_reason(page, live_server,
     section = page.locator(f"#period-{start.pk}")
     expect(section.locator('[data-check="class_homeroom"]')).to_have_attribute("data-ok", "1")
     section.get_by_role("button", name="Nộp báo cáo").click()
+    # The confirmation step: what will be sent and locked; nothing changed yet.
+    expect(page.locator("#confirm")).to_contain_text("1 học sinh")
+    assert Submission.objects.get(school=tree["a"], period=start).status == "draft"
+    page.screenshot(path=str(SCREENSHOTS / "submission_school_confirm.png"), full_page=True)
+    page.get_by_role("button", name="Xác nhận nộp báo cáo").click()
     expect(page.locator(".alert-success")).to_contain_text("Đã nộp báo cáo")
     expect(page.locator(f"#period-{start.pk} [data-status]").first).to_have_text(
         "Đã nộp, chờ duyệt"
@@ -61,6 +69,13 @@ def test_school_submits_department_returns_school_sees_reason(page, live_server,
     expect(page.locator("#fig-late")).to_have_text("1")
     expect(page.locator('tr[data-school="01000102"]')).to_have_class("table-danger")
     expect(page.locator('tr[data-school="48000101"]')).to_have_count(0)
+    # At 1366 px the commune table keeps its progress column in view, captions sit on top.
+    progress = page.locator("#by-commune thead th").last
+    expect(progress).to_have_text("Tiến độ")
+    box, main = progress.bounding_box(), page.locator("main").bounding_box()
+    assert box["width"] > 100 and box["x"] + box["width"] <= main["x"] + main["width"] + 1
+    caption = page.locator("#school-table caption").bounding_box()
+    assert caption["y"] < page.locator("#school-table thead").bounding_box()["y"]
     page.screenshot(path=str(SCREENSHOTS / "submission_department_overview.png"), full_page=True)
     page.locator('tr[data-school="01000101"]').get_by_role("link", name="Xem").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Trường Tiểu học Ba Đình")
@@ -69,6 +84,8 @@ def test_school_submits_department_returns_school_sees_reason(page, live_server,
     expect(page.locator(".alert-danger")).to_contain_text("Hãy ghi rõ lý do")
     page.get_by_label("Lý do trả lại (bắt buộc)").fill("Thiếu sĩ số lớp 3B, đề nghị bổ sung.")
     page.get_by_role("button", name="Trả lại").click()
+    expect(page.locator("#confirm-reason")).to_contain_text("Thiếu sĩ số lớp 3B")
+    page.get_by_role("button", name="Xác nhận trả lại").click()
     expect(page.locator(".return-reason")).to_contain_text("Thiếu sĩ số lớp 3B")
     page.screenshot(path=str(SCREENSHOTS / "submission_department_returned.png"), full_page=True)
     log_out(page)
@@ -81,6 +98,7 @@ def test_school_submits_department_returns_school_sees_reason(page, live_server,
         "Thiếu sĩ số lớp 3B, đề nghị bổ sung."
     )
     expect(section.locator(".submission-events")).to_contain_text("đã trả lại")
-    expect(section.get_by_role("button", name="Nộp báo cáo")).to_be_visible()
+    expect(page.locator("#returned-summary")).to_contain_text("Đầu năm học")
+    expect(section.get_by_role("button", name="Nộp lại báo cáo")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "submission_school_returned.png"), full_page=True)
     assert Submission.objects.get(school=tree["a"], period=start).status == "returned"

@@ -58,7 +58,8 @@ class EventOut(Schema):
     from_status: str
     to_status: str
     note: str
-    by: str | None
+    by: str | None  # the log-in name
+    by_name: str | None  # the person's name and organisation, as the pages show it
     at: datetime
 
 
@@ -70,7 +71,9 @@ class SubmissionOut(Schema):
     period_kind: str
     school_year: str
     status: str
-    late: bool
+    late: bool  # past the due date and not submitted (draft or returned)
+    submitted_late: bool  # submitted or approved, (last) submitted after the due date
+    locks_data: bool  # the school's data of the year is locked by this submission now
     due_on: date
     checks: list[CheckOut]
     counts: dict
@@ -110,8 +113,11 @@ def _period_out(p: ReportingPeriod) -> dict:
     }
 
 
-def _out(s: Submission, *, events: bool = False) -> dict:
+def _out(s: Submission, *, events: bool = False, periods: list | None = None) -> dict:
     p = s.period
+    if periods is None:
+        periods = selectors.periods_of_year(school_year_id=p.school_year_id)
+    facts = selectors.submission_facts(period=p, submission=s, periods_of_year=periods)
     body = {
         "id": s.pk,
         "school": s.school.code,
@@ -120,8 +126,9 @@ def _out(s: Submission, *, events: bool = False) -> dict:
         "period_kind": p.kind,
         "school_year": p.school_year.code,
         "status": s.status,
-        "late": selectors.period_is_late(p)
-        and s.status in (Submission.Status.DRAFT, Submission.Status.RETURNED),
+        "late": facts.overdue,
+        "submitted_late": facts.submitted_late,
+        "locks_data": facts.locked,
         "due_on": p.due_on,
         "checks": s.checks or [],
         "counts": s.counts or {},
@@ -136,6 +143,7 @@ def _out(s: Submission, *, events: bool = False) -> dict:
                 "to_status": e.to_status,
                 "note": e.note,
                 "by": e.by.get_username() if e.by else None,
+                "by_name": e.by_label or None,
                 "at": e.at,
             }
             for e in selectors.submission_events(submission=s)
@@ -169,7 +177,11 @@ def submission_list(
         )
     except SubmissionError as exc:
         _raise(exc)
-    return {"items": [_out(s) for s in page.items], "next_cursor": page.next_cursor}
+    periods = selectors.periods_of_year(school_year_id=p.school_year_id)
+    return {
+        "items": [_out(s, periods=periods) for s in page.items],
+        "next_cursor": page.next_cursor,
+    }
 
 
 def _get(request, submission_id: int) -> Submission:

@@ -95,6 +95,8 @@ class SubmissionEvent(models.Model):
 class Reminder(models.Model):
     """A reminder sent by a Department to a school late with its submission.
 
+    The school sees it on its submission page (date, period, the Department's note) whether or
+    not any of its users has an e-mail address; e-mail is sent besides, where there is one.
     ``sent_on`` (the Vietnamese calendar day) with a unique constraint is the rate limit: two
     officers pressing "Nhắc nhở" at the same moment still send one e-mail per school per day.
     """
@@ -109,6 +111,7 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(auto_now_add=True)
     sent_on = models.DateField(null=True)
     recipients = models.PositiveIntegerField(default=0)  # school users e-mailed
+    note = models.TextField(blank=True)  # the Department's words to the school
 
     class Meta:
         ordering = ["-sent_at"]

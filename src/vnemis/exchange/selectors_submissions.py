@@ -4,10 +4,15 @@ Progress figures are GROUP BY queries over the schools in scope with each school
 the period as a correlated sub-query (a school without a submission row counts as a draft), so
 the Department's page costs the same few queries for 50 schools or 3,000, and the Ministry sees
 34 provincial rows, never 54,000 schools. School lists are keyset-paged by school code.
+
+What a page says about a submission comes from here too, so every page tells the same truth:
+``submission_facts`` (late or submitted late, by how many days; whether it locks the school's
+data now, or no longer because a later period opened) and ``counts_now`` (the figures as they
+stand today at the date the submitted ones were taken, to show that data changed since).
 """
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -18,7 +23,7 @@ from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import is_unrestricted, org_ids_in_scope
 
 from .models_submissions import Reminder, ReportingPeriod, Submission, SubmissionEvent
-from .submission_checks import checks_run, counts_of
+from .submission_checks import checks_run, counts_at, counts_of, reference_date
 from .submission_errors import SubmissionError, forbidden_role, not_found
 
 Status = Submission.Status
@@ -84,17 +89,162 @@ def period_get(*, period_id: int) -> ReportingPeriod:
 
 
 def period_current(*, today: date | None = None) -> ReportingPeriod | None:
-    """The period being collected: the latest one already open, else the next to open."""
+    """The period being collected: the latest open one whose data date has come, else the latest
+    open one, else the next to open.
+
+    A period opens the day after the previous one is due, long before its data date (the end of
+    term I opens in October for data as of January): until that date, schools and Departments are
+    still busy with the previous period, so that is the one the pages show first.
+    """
     today = today or timezone.localdate()
     qs = ReportingPeriod.objects.select_related("school_year")
+    open_ = qs.filter(opens_on__lte=today)
     return (
-        qs.filter(opens_on__lte=today).order_by("-opens_on", "-as_of").first()
+        open_.filter(as_of__lte=today).order_by("-as_of", "-opens_on").first()
+        or open_.order_by("-opens_on", "-as_of").first()
         or qs.order_by("opens_on").first()
     )
 
 
 def period_is_late(period: ReportingPeriod, *, today: date | None = None) -> bool:
     return period.due_on < (today or timezone.localdate())
+
+
+def _day_after(day: date) -> datetime:
+    """The first instant of the next Vietnamese calendar day (a due date ends at midnight)."""
+    return datetime.combine(
+        day + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone()
+    )
+
+
+# --- what pages say about a submission ----------------------------------------------------------
+
+
+def user_label(user: User | None) -> str:
+    """A person's name and organisation for histories ("Nguyễn Thị Lan (Sở GD&ĐT Hà Nội)"); the
+    log-in name only when the account has no name, beside its organisation. Needs ``person``
+    and ``scope`` selected with the user."""
+    if user is None:
+        return ""
+    person = user.person if user.person_id else None
+    name = (person.full_name if person else "") or user.get_full_name().strip()
+    org = user.scope.name if user.scope_id else ""
+    if name and org:
+        return f"{name} ({org})"
+    if name:
+        return name
+    if org:
+        return f"{org} ({user.get_username()})"
+    return user.get_username()
+
+
+@dataclass
+class Facts:
+    """What a page says about one submission (or a school that has none yet) for a period."""
+
+    overdue: bool = False  # past the due date and not submitted (draft or returned)
+    overdue_days: int = 0
+    submitted_late: bool = False  # (last) submitted after the due date
+    submitted_late_days: int = 0
+    # The lock: "" (none), "submitted" (until the Department decides), "approved" (until
+    # ``next_period`` opens on ``next_opens_on``), "approved_final" (the year's last period:
+    # until reopened) or "released" (approved, but ``next_period`` opened on ``next_opens_on``).
+    lock: str = ""
+    next_period: ReportingPeriod | None = None
+    next_opens_on: date | None = None
+    reference: date | None = None  # the date the submitted figures count at
+
+    @property
+    def locked(self) -> bool:
+        return self.lock in ("submitted", "approved", "approved_final")
+
+
+def submission_facts(
+    *,
+    period: ReportingPeriod,
+    submission: Submission | None,
+    periods_of_year: list[ReportingPeriod],
+    today: date | None = None,
+) -> Facts:
+    """Lateness and lock of one submission, from the periods of its year (no query).
+
+    The lock is ``_locking``'s rule, said in words: submitted always locks; approved locks until
+    a later period of the same year opens."""
+    today = today or timezone.localdate()
+    facts = Facts()
+    status = submission.status if submission is not None else Status.DRAFT
+    if status in (Status.DRAFT, Status.RETURNED) and period.due_on < today:
+        facts.overdue = True
+        facts.overdue_days = (today - period.due_on).days
+    if submission is not None and submission.submitted_at is not None:
+        day = timezone.localdate(submission.submitted_at)
+        facts.reference = reference_date(period, today=day)
+        if status in (Status.SUBMITTED, Status.APPROVED) and day > period.due_on:
+            facts.submitted_late = True
+            facts.submitted_late_days = (day - period.due_on).days
+    if status == Status.SUBMITTED:
+        facts.lock = "submitted"
+    elif status == Status.APPROVED:
+        later = sorted(
+            (
+                p
+                for p in periods_of_year
+                if p.school_year_id == period.school_year_id and p.as_of > period.as_of
+            ),
+            key=lambda p: (p.opens_on, p.as_of),
+        )
+        opened = [p for p in later if p.opens_on <= today]
+        if opened:
+            facts.lock, facts.next_period = "released", opened[0]
+        elif later:
+            facts.lock, facts.next_period = "approved", later[0]
+        else:
+            facts.lock = "approved_final"
+        if facts.next_period is not None:
+            facts.next_opens_on = facts.next_period.opens_on
+    return facts
+
+
+def periods_of_year(*, school_year_id: int) -> list[ReportingPeriod]:
+    """The (at most three) periods of one school year."""
+    return list(ReportingPeriod.objects.filter(school_year_id=school_year_id).order_by("as_of"))
+
+
+@dataclass
+class CountsNow:
+    """The figures of a submission as they stand now, beside those submitted."""
+
+    reference: date
+    now: dict = field(default_factory=dict)
+    differs: dict = field(default_factory=dict)  # key → True where now ≠ submitted
+
+    @property
+    def any_differ(self) -> bool:
+        return any(self.differs.values())
+
+
+def counts_now(
+    *, school_id: int, items: list[tuple[ReportingPeriod, Submission, Facts]]
+) -> dict[int, CountsNow]:
+    """For each submission with frozen counts, today's counts at the same reference date, keyed
+    by period id (three queries whatever the number of periods)."""
+    wanted = [
+        (period, facts.reference)
+        for period, sub, facts in items
+        if sub is not None and sub.counts and facts.reference is not None
+    ]
+    now = counts_at(school_id=school_id, wanted=wanted)
+    out = {}
+    for period, sub, facts in items:
+        if period.pk not in now:
+            continue
+        figures = now[period.pk]
+        out[period.pk] = CountsNow(
+            reference=facts.reference,
+            now=figures,
+            differs={k: sub.counts.get(k) != v for k, v in figures.items() if k in sub.counts},
+        )
+    return out
 
 
 # --- submissions --------------------------------------------------------------------------------
@@ -146,14 +296,41 @@ def submissions_page(
     )
 
 
+def _labelled(events) -> list[SubmissionEvent]:
+    events = list(events)
+    for e in events:
+        e.by_label = user_label(e.by)
+    return events
+
+
 def submission_events(*, submission: Submission) -> list[SubmissionEvent]:
-    """The history of one submission (a handful of rows), oldest first."""
-    return list(submission.events.select_related("by").order_by("at", "id")[:500])
+    """The history of one submission (a handful of rows), oldest first, each with ``by_label``
+    (who, by name and organisation)."""
+    return _labelled(
+        submission.events.select_related("by__person", "by__scope").order_by("at", "id")[:500]
+    )
+
+
+def _reminders_labelled(reminders) -> list[Reminder]:
+    reminders = list(reminders)
+    for r in reminders:
+        r.by_label = user_label(r.sent_by)
+    return reminders
+
+
+def submission_reminders(*, submission: Submission) -> list[Reminder]:
+    """The reminders the school got for this submission, newest first."""
+    return _reminders_labelled(
+        submission.reminders.select_related("sent_by__person", "sent_by__scope").order_by(
+            "-sent_at"
+        )[:100]
+    )
 
 
 def submissions_of_school(*, viewer: User, school_code: str) -> tuple[Organisation, list[dict]]:
     """A school and, for the periods of the last three years (newest first), its submission or
-    None (not started: a draft) and the submission's history; four queries in all."""
+    None (not started: a draft), the submission's history, the reminders the school got, what
+    to say about it (``facts``) and its figures now (``counts_now``); at most eight queries."""
     _require_viewer(viewer)
     schools = Organisation.objects.filter(code=school_code, kind=Organisation.Kind.SCHOOL)
     if not is_unrestricted(viewer):
@@ -169,22 +346,47 @@ def submissions_of_school(*, viewer: User, school_code: str) -> tuple[Organisati
     periods = periods_all()[:SCHOOL_PERIODS_SHOWN]
     subs = {
         s.period_id: s
-        for s in Submission.objects.filter(school=school, period__in=[p.pk for p in periods])
+        for s in Submission.objects.filter(
+            school=school, period__in=[p.pk for p in periods]
+        ).select_related("decided_by__person", "decided_by__scope")
     }
     events: dict[int, list[SubmissionEvent]] = {}
-    for e in (
+    for e in _labelled(
         SubmissionEvent.objects.filter(submission__in=[s.pk for s in subs.values()])
-        .select_related("by")
+        .select_related("by__person", "by__scope")
         .order_by("at", "id")[:2000]
     ):
         events.setdefault(e.submission_id, []).append(e)
+    reminders: dict[int, list[Reminder]] = {}
+    for r in _reminders_labelled(
+        Reminder.objects.filter(submission__in=[s.pk for s in subs.values()])
+        .select_related("sent_by__person", "sent_by__scope")
+        .order_by("-sent_at")[:500]
+    ):
+        reminders.setdefault(r.submission_id, []).append(r)
+    today = timezone.localdate()
+    items = [
+        (
+            p,
+            subs.get(p.pk),
+            submission_facts(
+                period=p, submission=subs.get(p.pk), periods_of_year=periods, today=today
+            ),
+        )
+        for p in periods
+    ]
+    now = counts_now(school_id=school.pk, items=items)
     return school, [
         {
             "period": p,
-            "submission": subs.get(p.pk),
-            "events": events.get(subs[p.pk].pk, []) if p.pk in subs else [],
+            "submission": sub,
+            "events": events.get(sub.pk, []) if sub else [],
+            "reminders": reminders.get(sub.pk, []) if sub else [],
+            "facts": facts,
+            "counts_now": now.get(p.pk),
+            "reference": reference_date(p, today=today),
         }
-        for p in periods
+        for p, sub, facts in items
     ]
 
 
@@ -206,6 +408,18 @@ def submission_checks_live(*, viewer: User, submission: Submission) -> list[dict
 def _status_of(period: ReportingPeriod):
     sub = Submission.objects.filter(school_id=OuterRef("pk"), period=period).values("status")[:1]
     return Coalesce(Subquery(sub), Value(Status.DRAFT.value))
+
+
+def _submitted_late(period: ReportingPeriod):
+    """Submitted or approved, (last) submitted after the due date."""
+    return Exists(
+        Submission.objects.filter(
+            school_id=OuterRef("pk"),
+            period=period,
+            status__in=[Status.SUBMITTED, Status.APPROVED],
+            submitted_at__gte=_day_after(period.due_on),
+        )
+    )
 
 
 def _schools(viewer: User, *, province_code: str = "", level: str = "", commune_code: str = ""):
@@ -231,7 +445,8 @@ class Progress:
     submitted: int = 0
     approved: int = 0
     returned: int = 0
-    late: int = 0
+    late: int = 0  # past due and not submitted (draft or returned)
+    submitted_late: int = 0  # submitted or approved, but after the due date
 
     @property
     def total(self) -> int:
@@ -267,6 +482,7 @@ class Progress:
             "approved": self.approved,
             "returned": self.returned,
             "late": self.late,
+            "submitted_late": self.submitted_late,
             "done_pct": self.done_pct,
             "approved_pct": self.approved_pct,
         }
@@ -274,12 +490,14 @@ class Progress:
 
 def _group(rows, *, late: bool, label_of=None) -> list[Progress]:
     groups: dict[str, Progress] = {}
-    for key, label, status, n in rows:
+    for key, label, status, submitted_late, n in rows:
         key = key or ""
         g = groups.setdefault(key, Progress(key=key, label=(label_of or {}).get(key, label or "")))
         setattr(g, status, getattr(g, status) + n)
         if late and status in (Status.DRAFT, Status.RETURNED):
             g.late += n
+        if submitted_late:
+            g.submitted_late += n
     return list(groups.values())
 
 
@@ -289,25 +507,29 @@ def overview_progress(
     """Schools by status per level, commune or province (one GROUP BY)."""
     _require_viewer(viewer, OVERVIEW_VIEWERS)
     late = period_is_late(period)
-    qs = _schools(viewer, province_code=province_code).annotate(st=_status_of(period))
+    qs = _schools(viewer, province_code=province_code).annotate(
+        st=_status_of(period), sl=_submitted_late(period)
+    )
     if by == "level":
         rows = [
-            (lvl, "", st, n)
-            for lvl, st, n in qs.values_list("level", "st").annotate(n=Count("id")).order_by()
+            (lvl, "", st, sl, n)
+            for lvl, st, sl, n in qs.values_list("level", "st", "sl")
+            .annotate(n=Count("id"))
+            .order_by()
         ]
         order = {v: i for i, v in enumerate(Organisation.Level.values)}
         groups = _group(rows, late=late, label_of=dict(Organisation.Level.choices))
         return sorted(groups, key=lambda g: order.get(g.key, 99))
     if by == "commune":
         rows = (
-            qs.values_list("commune__code", "commune__name", "st")
+            qs.values_list("commune__code", "commune__name", "st", "sl")
             .annotate(n=Count("id"))
             .order_by()
         )
         return sorted(_group(rows, late=late), key=lambda g: g.label)[:COMMUNE_LIMIT]
     if by == "province":
         rows = (
-            qs.values_list("province__code", "province__name", "st")
+            qs.values_list("province__code", "province__name", "st", "sl")
             .annotate(n=Count("id"))
             .order_by()
         )
@@ -318,7 +540,7 @@ def overview_progress(
 def overview_total(groups: list[Progress]) -> Progress:
     total = Progress(key="", label="")
     for g in groups:
-        for name in ("draft", "submitted", "approved", "returned", "late"):
+        for name in ("draft", "submitted", "approved", "returned", "late", "submitted_late"):
             setattr(total, name, getattr(total, name) + getattr(g, name))
     return total
 
@@ -379,6 +601,7 @@ def overview_schools(
     rows = []
     for s in schools:
         results = checks.get(s.pk, [])
+        submitted_day = timezone.localdate(s.submitted_at) if s.submitted_at else None
         rows.append(
             {
                 "school": s,
@@ -389,9 +612,52 @@ def overview_schools(
                 "reminded_today": s.reminded_on == today,
                 "reminded_on": s.reminded_on,
                 "late": late and s.st in (Status.DRAFT, Status.RETURNED),
+                "overdue_days": (today - period.due_on).days if late else 0,
+                "submitted_late": s.st in (Status.SUBMITTED, Status.APPROVED)
+                and submitted_day is not None
+                and submitted_day > period.due_on,
+                "submitted_late_days": (submitted_day - period.due_on).days if submitted_day else 0,
                 "counts": counts.get(s.pk, {}),
                 "blocking_failed": sum(1 for c in results if c["blocking"] and not c["ok"]),
                 "warnings": sum(1 for c in results if not c["blocking"] and not c["ok"]),
             }
         )
     return rows, (schools[-1].code if more else None)
+
+
+@dataclass
+class RemindPreview:
+    """Who a "remind every late school" would reach, for the confirmation page."""
+
+    late: int = 0  # late schools in scope
+    already_today: int = 0  # of those, reminded today already (skipped)
+    with_email: int = 0  # of the others, schools with at least one user e-mail address
+
+    @property
+    def to_remind(self) -> int:
+        return self.late - self.already_today
+
+
+def remind_preview(*, viewer: User, period: ReportingPeriod) -> RemindPreview:
+    """How many late schools a reminder to all would reach, and how many by e-mail (3 queries)."""
+    _require_viewer(viewer, OVERVIEW_VIEWERS)
+    today = timezone.localdate()
+    if not period_is_late(period, today=today):
+        return RemindPreview()
+    late = (
+        _schools(viewer)
+        .annotate(st=_status_of(period))
+        .filter(st__in=[Status.DRAFT, Status.RETURNED])
+    )
+    reminded = Reminder.objects.filter(school_id=OuterRef("pk"), sent_on=today)
+    emailed = User.objects.filter(
+        role=User.Role.SCHOOL, is_active=True, scope_id=OuterRef("pk")
+    ).exclude(email="")
+    counts = late.aggregate(
+        late=Count("id"),
+        already=Count("id", filter=Q(Exists(reminded))),
+        with_email=Count("id", filter=Q(Exists(emailed)) & ~Q(Exists(reminded))),
+    )
+    return RemindPreview(
+        late=counts["late"], already_today=counts["already"], with_email=counts["with_email"]
+    )

@@ -13,7 +13,10 @@ the problem is, each with a link to the class page, so a school fixes classes, n
 
 The population of a period is the school's enrolments of the period's school year that were
 live on the reference date (the period's "data as of" date, or today if that is still ahead):
-started on or before it and not ended before it.
+started on or before it and not ended before it, whatever their status today (a pupil who left
+after that date still counts; one who arrived after it does not). This is why a period's pupil
+count can differ from the home page's "pupils studying now": the pages say which date they count.
+Staff: distinct people with a post at the school on that date. Classes: the school year's.
 """
 
 from collections.abc import Callable, Iterable
@@ -243,11 +246,13 @@ CHECKS: tuple[Check, ...] = (
         blocking=True,
         kinds=ALL_KINDS,
         count=_in_class,
-        message_vi="{count}/{total} học sinh đang học được xếp vào lớp của trường hoặc năm học "
-        "khác.",
-        message_en="{count} of {total} pupils are placed in a class of another school or year.",
-        ok_vi="Tất cả {total} học sinh đang học đều thuộc một lớp của trường.",
-        ok_en="All {total} pupils are in a class of the school.",
+        message_vi="{count}/{total} học sinh có tên ở trường vào ngày chốt số liệu được xếp vào "
+        "lớp của trường hoặc năm học khác.",
+        message_en="{count} of {total} pupils on the roll at the data date are placed in a class "
+        "of another school or year.",
+        ok_vi="Tất cả {total} học sinh có tên ở trường vào ngày chốt số liệu đều thuộc một lớp "
+        "của trường.",
+        ok_en="All {total} pupils on the roll at the data date are in a class of the school.",
     ),
     Check(
         code="has_staff",
@@ -387,6 +392,46 @@ def checks_run(
 def checks_blocking_failures(checks: list[dict]) -> list[dict]:
     """The failing blocking checks of a result list (empty: the school may submit)."""
     return [c for c in checks if c["blocking"] and not c["ok"]]
+
+
+def _live_on(ref: date) -> Q:
+    return Q(started_on__lte=ref) & (Q(ended_on__isnull=True) | Q(ended_on__gte=ref))
+
+
+def counts_at(*, school_id: int, wanted: Iterable[tuple[ReportingPeriod, date]]) -> dict[int, dict]:
+    """One school's headline counts for several periods, each at a reference date of its own
+    (the date a submission's figures were taken), keyed by period id: the same definitions as
+    ``counts_of``, in three queries whatever the number of periods."""
+    wanted = list(wanted)
+    if not wanted:
+        return {}
+    classes = SchoolClass.objects.filter(school_id=school_id).aggregate(
+        **{f"p{p.pk}": Count("id", filter=Q(school_year_id=p.school_year_id)) for p, _ref in wanted}
+    )
+    pupils = Enrolment.objects.filter(school_id=school_id).aggregate(
+        **{
+            f"p{p.pk}": Count("id", filter=Q(school_year_id=p.school_year_id) & _live_on(ref))
+            for p, ref in wanted
+        }
+    )
+    staff = StaffAssignment.objects.filter(school_id=school_id).aggregate(
+        **{
+            f"p{p.pk}": Count(
+                "person_id",
+                distinct=True,
+                filter=Q(starts_on__lte=ref) & (Q(ends_on__isnull=True) | Q(ends_on__gte=ref)),
+            )
+            for p, ref in wanted
+        }
+    )
+    return {
+        p.pk: {
+            "classes": classes[f"p{p.pk}"] or 0,
+            "pupils": pupils[f"p{p.pk}"] or 0,
+            "staff": staff[f"p{p.pk}"] or 0,
+        }
+        for p, _ref in wanted
+    }
 
 
 def counts_of(*, school_ids: Iterable[int], period: ReportingPeriod) -> dict[int, dict]:

@@ -1,9 +1,12 @@
-"""Reminders to schools late with their period submission: a row per school and day, and an
-e-mail in Vietnamese to the school's users.
+"""Reminders to schools late with their period submission: a row per school and day, which the
+school sees on its submission page (date, period, the Department's note), and an e-mail in
+Vietnamese to those of the school's users who have an address.
 
 At most one reminder per school per day: the unique constraint on ``Reminder(school, sent_on)``
 holds that even when two officers press "Nhắc nhở" at the same moment. E-mails go out after the
-transaction commits, through Django's mail API (``EMAIL_BACKEND``).
+transaction commits, through Django's mail API (``EMAIL_BACKEND``); the result says how many were
+handed to the mail server, and whether that failed, so no page claims a delivery that did not
+happen.
 """
 
 import logging
@@ -20,6 +23,7 @@ from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import is_unrestricted, org_ids_in_scope
 
 from .models_submissions import Reminder, ReportingPeriod, Submission
+from .submission_errors import SubmissionError
 from .submissions import DECIDERS, _require, submissions_ensure
 
 logger = logging.getLogger(__name__)
@@ -27,15 +31,24 @@ Status = Submission.Status
 Kind = ReportingPeriod.Kind
 
 
+NOTE_MAX_LENGTH = 1000
+
+
 @dataclass
 class RemindResult:
-    reminded: list[int] = field(default_factory=list)  # school ids e-mailed (or recorded)
-    recipients: int = 0
+    reminded: list[int] = field(default_factory=list)  # school ids reminded (shown in the app)
+    recipients: int = 0  # e-mail addresses written to
+    emailed_schools: int = 0  # reminded schools with at least one address
     already_today: list[int] = field(default_factory=list)  # rate-limited
     not_late: int = 0
+    # Filled after commit: messages the mail server accepted, or the failure's type name.
+    emails_sent: int | None = None
+    email_error: str = ""
 
 
-def _mail_body(*, school_name: str, period: ReportingPeriod, url: str, sender: str) -> tuple:
+def _mail_body(
+    *, school_name: str, period: ReportingPeriod, url: str, sender: str, note: str = ""
+) -> tuple:
     kind = dict(Kind.choices)[period.kind]
     subject = _("[CSDL ngành Giáo dục] Nhắc nộp báo cáo kỳ %(kind)s, năm học %(year)s") % {
         "kind": kind,
@@ -45,9 +58,11 @@ def _mail_body(*, school_name: str, period: ReportingPeriod, url: str, sender: s
         "Kính gửi %(school)s,\n\n"
         "Hạn nộp báo cáo kỳ %(kind)s, năm học %(year)s (số liệu tính đến ngày %(as_of)s) là ngày "
         "%(due)s. Đến nay nhà trường chưa nộp báo cáo.\n\n"
+        "%(note)s"
         "Đề nghị nhà trường kiểm tra, hoàn thiện dữ liệu và nộp báo cáo tại: %(url)s\n\n"
         "Trân trọng,\n%(sender)s"
     ) % {
+        "note": f"{note}\n\n" if note else "",
         "school": school_name,
         "kind": kind,
         "year": period.school_year.code,
@@ -65,13 +80,24 @@ def submissions_remind(
     period: ReportingPeriod,
     school_ids: list[int] | None = None,
     base_url: str = "",
+    note: str = "",
 ) -> RemindResult:
-    """E-mail the users of late schools (past due, not submitted) in the actor's scope.
+    """Remind late schools (past due, not submitted) in the actor's scope: a reminder each school
+    sees on its page, and an e-mail to its users who have an address.
 
     At most one reminder per school per day (the unique constraint on ``Reminder``). E-mails
     go out in Vietnamese after the transaction commits.
     """
     _require(actor, DECIDERS, what="remind")
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise SubmissionError(
+            "invalid",
+            "note_too_long",
+            f"Lời nhắn không được dài quá {NOTE_MAX_LENGTH} ký tự.",
+            f"The note must not be longer than {NOTE_MAX_LENGTH} characters.",
+            errors=[{"field": "note", "type": "too_long", "message": str(len(note))}],
+        )
     today = timezone.localdate()
     result = RemindResult()
     with transaction.atomic():
@@ -125,6 +151,7 @@ def submissions_remind(
                             sent_by=user,
                             sent_on=today,
                             recipients=len(emails.get(s.school_id, [])),
+                            note=note,
                         )
                         for s in todo
                     ]
@@ -148,6 +175,7 @@ def submissions_remind(
         )
         result.reminded = [s.school_id for s in todo]
         result.recipients = sum(len(emails.get(s.school_id, [])) for s in todo)
+        result.emailed_schools = sum(1 for s in todo if emails.get(s.school_id))
         sender = actor.scope.name if user is not None and actor.scope_id else ""
         messages = []
         with translation.override("vi"):
@@ -158,7 +186,7 @@ def submissions_remind(
                     continue
                 url = base_url + reverse("submission_school", args=[s.school.code])
                 subject, body = _mail_body(
-                    school_name=s.school.name, period=period, url=url, sender=sender
+                    school_name=s.school.name, period=period, url=url, sender=sender, note=note
                 )
                 messages.append(EmailMessage(subject=subject, body=body, to=to))
 
@@ -166,11 +194,14 @@ def submissions_remind(
             # After commit: a mail server that is down must not undo the recorded reminders
             # (they say who was reminded when), so a failure is logged, not raised.
             if not messages:
+                result.emails_sent = 0
                 return
             try:
-                get_connection().send_messages(messages)
+                result.emails_sent = get_connection().send_messages(messages) or 0
             except Exception as exc:  # any transport error (SMTP, DNS, TLS)
                 # The exception's text may hold addresses: log its type only.
+                result.emails_sent = 0
+                result.email_error = type(exc).__name__
                 logger.warning(
                     "Reminder e-mails not sent (%d messages): %s", len(messages), type(exc).__name__
                 )

@@ -227,7 +227,8 @@ def submission_check(*, actor, submission: Submission) -> list[dict]:
     return checks
 
 
-def _conflict(submission_id: int, wanted: str) -> SubmissionError:
+def transition_refused(submission_id: int, wanted: str) -> SubmissionError:
+    """The refusal of a move to ``wanted`` from the submission's current status."""
     current = Submission.objects.filter(pk=submission_id).values_list("status", flat=True).first()
     if current in (Status.APPROVED, Status.RETURNED) and wanted in (
         Status.APPROVED,
@@ -262,7 +263,7 @@ def _transition(
         status=to, updated_at=now, **fields
     )
     if not changed:
-        raise _conflict(submission.pk, to)
+        raise transition_refused(submission.pk, to)
     # With one possible source status the row had it; else the row read under lock.
     event_from = from_statuses[0] if len(from_statuses) == 1 else submission.status
     SubmissionEvent.objects.create(
@@ -290,7 +291,8 @@ def _transition(
     return submission
 
 
-def _reason(reason: str | None) -> str:
+def reason_clean(reason: str | None) -> str:
+    """The reason of a return or reopen, stripped; refused when empty or too long."""
     reason = (reason or "").strip()
     if not reason:
         raise SubmissionError(
@@ -326,7 +328,7 @@ def submission_submit(*, actor, submission: Submission) -> Submission:
             .get(pk=submission.pk)
         )
         if submission.status not in (Status.DRAFT, Status.RETURNED):
-            raise _conflict(submission.pk, Status.SUBMITTED)
+            raise transition_refused(submission.pk, Status.SUBMITTED)
         period = submission.period
         if timezone.localdate() < period.opens_on:
             raise SubmissionError(
@@ -396,7 +398,7 @@ def submission_return(*, actor, submission: Submission, reason: str) -> Submissi
     """The Department sends the submission back with a reason; the school's data unlocks."""
     _require(actor, DECIDERS, what="return")
     _require_scope(actor, submission.school_id)
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     return _transition(
         actor=actor,
         submission=submission,
@@ -412,7 +414,7 @@ def submission_reopen(*, actor, submission: Submission, reason: str) -> Submissi
     """Reopen an approved submission (returned, with a reason) so the school can correct it."""
     _require(actor, REOPENERS, what="reopen")
     _require_scope(actor, submission.school_id)
-    reason = _reason(reason)
+    reason = reason_clean(reason)
     return _transition(
         actor=actor,
         submission=submission,

@@ -4,6 +4,11 @@ Views translate between HTTP and ``selectors_submissions`` / ``submissions``; ro
 enforced there. A refusal for scope or role becomes our 403 page with the selector's message; a
 refused transition (failing checks, already decided, missing reason) comes back to the page as
 an error message so the user sees what to do.
+
+Submit, approve, return, reopen and "remind every late school" take two steps without any
+JavaScript: the button posts the form, which answers with a confirmation page saying what will
+happen (nothing is changed yet); its "confirm" button posts the same form again with
+``confirmed=1``. The API has no such step: a program means what it sends.
 """
 
 from django.contrib import messages
@@ -12,21 +17,29 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vnemis.orgs.models import Organisation, User
 from vnemis.orgs.scope import is_unrestricted
+from vnemis.registry.selectors import school_year_current
 
 from . import selectors_submissions as selectors
 from . import submissions as actions
 from .models_submissions import ReportingPeriod, Submission
+from .submission_checks import checks_blocking_failures, checks_run, counts_of, reference_date
 from .submission_errors import SubmissionError
-from .submission_reminders import submissions_remind
+from .submission_reminders import NOTE_MAX_LENGTH, submissions_remind
 
 CODE_MAX_LENGTH = 20
+Status = Submission.Status
+
+
+def _confirmed(request) -> bool:
+    return request.POST.get("confirmed") == "1"
 
 
 def _refuse(exc: SubmissionError):
@@ -74,6 +87,8 @@ def submission_overview(request):
         "statuses": Submission.Status.choices,
     }
     if period is None:
+        year = school_year_current()
+        context["school_year_code"] = year.code if year else ""
         return render(request, "exchange/submission_overview.html", context)
     province = request.GET.get("province", "")[:CODE_MAX_LENGTH]
     if role == User.Role.MINISTRY and not province:
@@ -82,6 +97,7 @@ def submission_overview(request):
             provinces=provinces,
             total=selectors.overview_total(provinces),
             late_period=selectors.period_is_late(period),
+            today=timezone.localdate(),
         )
         return render(request, "exchange/submission_ministry.html", context)
     level = request.GET.get("level", "")
@@ -131,7 +147,11 @@ def submission_overview(request):
         total=selectors.overview_total(levels),
         rows=rows,
         late_period=selectors.period_is_late(period),
+        reference=reference_date(period),
+        today=timezone.localdate(),
         can_remind=role == User.Role.DEPARTMENT,
+        remind_url=reverse("submission_remind")
+        + f"?{urlencode({'period': period.pk, 'next': request.get_full_path()})}",
         next_url=(
             f"?{urlencode({**params, 'after': next_after})}" if next_after is not None else ""
         ),
@@ -143,7 +163,7 @@ def submission_overview(request):
 @login_required
 @require_GET
 def submission_school(request, code: str):
-    """A school's periods: status, checks with links to fix, submit, history."""
+    """A school's periods: status, checks with links to fix, submit, reminders, history."""
     try:
         school, entries = selectors.submissions_of_school(viewer=request.user, school_code=code)
     except SubmissionError as exc:
@@ -154,18 +174,69 @@ def submission_school(request, code: str):
     for entry in entries:
         sub = entry["submission"]
         entry["selected"] = selected is not None and entry["period"].pk == selected.pk
-        entry["late"] = selectors.period_is_late(entry["period"]) and (
-            sub is None or sub.status in (Submission.Status.DRAFT, Submission.Status.RETURNED)
-        )
+        entry["late"] = entry["facts"].overdue
         entry["checks"] = _localise(sub.checks if sub else [])
-        entry["editable"] = sub is None or sub.status in (
-            Submission.Status.DRAFT,
-            Submission.Status.RETURNED,
-        )
+        entry["editable"] = sub is None or sub.status in (Status.DRAFT, Status.RETURNED)
+        entry["open"] = entry["period"].opens_on <= timezone.localdate()
+        entry["decided_by"] = selectors.user_label(sub.decided_by) if sub else ""
+    returned = [
+        e for e in entries if e["submission"] is not None and e["submission"].status == "returned"
+    ]
     return render(
         request,
         "exchange/submission_school.html",
-        {"school": school, "entries": entries, "can_submit": can_submit},
+        {
+            "school": school,
+            "entries": entries,
+            "returned": returned,
+            "can_submit": can_submit,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _submit_confirmation(request, *, school: Organisation, period: ReportingPeriod, back: str):
+    """What submitting would send and lock, and what still stops it (nothing is written)."""
+    sub = Submission.objects.filter(school=school, period=period).first()
+    checks = checks_run(
+        school_ids=[school.pk], period=period, school_codes={school.pk: school.code}, detail=True
+    )[school.pk]
+    problems = [
+        c["message_en"] if get_language() == "en" else c["message_vi"]
+        for c in checks_blocking_failures(checks)
+    ]
+    today = timezone.localdate()
+    if sub is not None and sub.status not in (Status.DRAFT, Status.RETURNED):
+        problems.insert(0, _("Báo cáo kỳ này đã được nộp; không nộp lại được."))
+    if today < period.opens_on:
+        problems.insert(
+            0,
+            _("Kỳ báo cáo chưa mở; nhà trường nộp được từ ngày %(d)s.")
+            % {"d": f"{period.opens_on:%d/%m/%Y}"},
+        )
+    facts = selectors.submission_facts(
+        period=period,
+        submission=Submission(status=Status.APPROVED),
+        periods_of_year=selectors.periods_of_year(school_year_id=period.school_year_id),
+        today=today,
+    )
+    return render(
+        request,
+        "exchange/submission_confirm.html",
+        {
+            "action": "submit",
+            "school": school,
+            "period": period,
+            "counts": counts_of(school_ids=[school.pk], period=period)[school.pk],
+            "reference": reference_date(period, today=today),
+            "late_days": (today - period.due_on).days if today > period.due_on else 0,
+            "after_approval": facts,
+            "problems": problems,
+            "post_url": reverse(
+                "submission_school_action", args=[school.code, period.pk, "submit"]
+            ),
+            "back": back,
+        },
     )
 
 
@@ -184,6 +255,8 @@ def submission_school_action(request, code: str, period_id: int, action: str):
     try:
         # Role first, so a read-only viewer never creates a draft by pressing a button.
         actions._require(request.user, actions.SUBMITTERS, what=action)
+        if action == "submit" and not _confirmed(request):
+            return _submit_confirmation(request, school=school, period=period, back=back)
         sub = actions.submission_get_or_create(school=school, period=period)
         if action == "check":
             checks = actions.submission_check(actor=request.user, submission=sub)
@@ -204,6 +277,14 @@ def submission_school_action(request, code: str, period_id: int, action: str):
     return redirect(back)
 
 
+def _detail_facts(sub: Submission) -> dict:
+    """Lateness, lock and today's figures of one submission, for its pages."""
+    periods = selectors.periods_of_year(school_year_id=sub.period.school_year_id)
+    facts = selectors.submission_facts(period=sub.period, submission=sub, periods_of_year=periods)
+    now = selectors.counts_now(school_id=sub.school_id, items=[(sub.period, sub, facts)])
+    return {"facts": facts, "counts_now": now.get(sub.period_id), "periods_of_year": periods}
+
+
 @login_required
 @require_GET
 def submission_detail(request, submission_id: int):
@@ -214,6 +295,13 @@ def submission_detail(request, submission_id: int):
     except SubmissionError as exc:
         _refuse(exc)
     role = _role(request.user)
+    detail = _detail_facts(sub)
+    people = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=[sub.submitted_by_id, sub.decided_by_id])
+        .select_related("person", "scope")
+        .order_by()
+    }
     return render(
         request,
         "exchange/submission_detail.html",
@@ -223,10 +311,47 @@ def submission_detail(request, submission_id: int):
             "checks": _localise(sub.checks),
             "live_checks": _localise(live),
             "events": selectors.submission_events(submission=sub),
-            "can_decide": role in actions.DECIDERS and sub.status == Submission.Status.SUBMITTED,
-            "can_reopen": role in actions.REOPENERS and sub.status == Submission.Status.APPROVED,
-            "late": selectors.period_is_late(sub.period)
-            and sub.status in (Submission.Status.DRAFT, Submission.Status.RETURNED),
+            "reminders": selectors.submission_reminders(submission=sub),
+            "submitted_by": selectors.user_label(people.get(sub.submitted_by_id)),
+            "decided_by": selectors.user_label(people.get(sub.decided_by_id)),
+            "can_decide": role in actions.DECIDERS and sub.status == Status.SUBMITTED,
+            "can_reopen": role in actions.REOPENERS and sub.status == Status.APPROVED,
+            "late": detail["facts"].overdue,
+            "live_reference": reference_date(sub.period),
+            "today": timezone.localdate(),
+            **detail,
+        },
+    )
+
+
+DECISIONS = {
+    "approve": (actions.DECIDERS, Status.SUBMITTED),
+    "return": (actions.DECIDERS, Status.SUBMITTED),
+    "reopen": (actions.REOPENERS, Status.APPROVED),
+}
+
+
+def _decision_confirmation(request, *, sub: Submission, action: str, reason: str):
+    """What approving, returning or reopening would do (nothing is written)."""
+    detail = _detail_facts(sub)
+    after = selectors.submission_facts(
+        period=sub.period,
+        submission=Submission(status=Status.APPROVED),
+        periods_of_year=detail["periods_of_year"],
+    )
+    return render(
+        request,
+        "exchange/submission_confirm.html",
+        {
+            "action": action,
+            "sub": sub,
+            "school": sub.school,
+            "period": sub.period,
+            "reason": reason,
+            "after_approval": after,
+            "post_url": reverse("submission_decide", args=[sub.pk, action]),
+            "back": reverse("submission_detail", args=[sub.pk]),
+            **detail,
         },
     )
 
@@ -234,8 +359,8 @@ def submission_detail(request, submission_id: int):
 @login_required
 @require_POST
 def submission_decide(request, submission_id: int, action: str):
-    """Approve, return or reopen (the Department; reopen also the Ministry)."""
-    if action not in ("approve", "return", "reopen"):
+    """Approve, return or reopen (the Department; reopen also the Ministry), after confirming."""
+    if action not in DECISIONS:
         return HttpResponseBadRequest(_("Thao tác không hợp lệ."))
     try:
         sub = selectors.submission_get(viewer=request.user, submission_id=submission_id)
@@ -243,6 +368,17 @@ def submission_decide(request, submission_id: int, action: str):
         _refuse(exc)
     reason = request.POST.get("reason", "")
     try:
+        if not _confirmed(request):
+            # Refuse now what the action would refuse, so a confirmation is never a dead end.
+            roles, needed = DECISIONS[action]
+            actions._require(request.user, roles, what=action)
+            if action != "approve":
+                reason = actions.reason_clean(reason)
+            if sub.status != needed:
+                raise actions.transition_refused(
+                    sub.pk, Status.APPROVED if action == "approve" else Status.RETURNED
+                )
+            return _decision_confirmation(request, sub=sub, action=action, reason=reason)
         if action == "approve":
             actions.submission_approve(actor=request.user, submission=sub)
             messages.success(
@@ -265,15 +401,42 @@ def submission_decide(request, submission_id: int, action: str):
     return redirect("submission_detail", sub.pk)
 
 
+def _remind_back(request, period: ReportingPeriod) -> str:
+    back = request.POST.get("next", "") or request.GET.get("next", "")
+    if not back.startswith("/exchange/submissions/"):
+        back = reverse("submission_overview") + f"?period={period.pk}"
+    return back
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def submission_remind(request):
-    """Send reminders to one late school or to every late school of the period in scope."""
+    """Remind one late school, or every late school of the period in scope after a confirmation
+    page that says how many schools will be reminded and how many can be reached by e-mail."""
     period = _period_from(request)
     if period is None:
         return HttpResponseBadRequest(_("Kỳ báo cáo không hợp lệ."))
-    school_ids = None
+    back = _remind_back(request, period)
     code = request.POST.get("school", "")[:CODE_MAX_LENGTH]
+    if request.method == "GET" or (not code and not _confirmed(request)):
+        try:
+            actions._require(request.user, actions.DECIDERS, what="remind")
+            preview = selectors.remind_preview(viewer=request.user, period=period)
+        except SubmissionError as exc:
+            _refuse(exc)
+        return render(
+            request,
+            "exchange/submission_remind_confirm.html",
+            {
+                "period": period,
+                "preview": preview,
+                "late_period": selectors.period_is_late(period),
+                "back": back,
+                "note": request.POST.get("note", "")[:NOTE_MAX_LENGTH],
+                "note_max": NOTE_MAX_LENGTH,
+            },
+        )
+    school_ids = None
     if code:
         school_ids = list(Organisation.objects.filter(code=code).values_list("id", flat=True))
     try:
@@ -282,15 +445,44 @@ def submission_remind(request):
             period=period,
             school_ids=school_ids,
             base_url=request.build_absolute_uri("/").rstrip("/"),
+            note=request.POST.get("note", ""),
         )
     except SubmissionError as exc:
-        _refuse(exc)
+        if exc.kind in ("forbidden", "not_found"):
+            _refuse(exc)
+        messages.error(request, exc.message(), extra_tags="danger")
+        return redirect(back)
     if result.reminded:
         messages.success(
             request,
-            _("Đã gửi nhắc nhở tới %(n)s trường (%(r)s địa chỉ e-mail).")
-            % {"n": len(result.reminded), "r": result.recipients},
+            _("Đã nhắc nhở %(n)s trường: lời nhắc hiện trên trang báo cáo định kỳ của từng trường.")
+            % {"n": len(result.reminded)},
         )
+        if result.email_error:
+            messages.warning(
+                request,
+                _(
+                    "Không gửi được e-mail (máy chủ thư báo lỗi); các trường vẫn thấy lời nhắc "
+                    "trên hệ thống."
+                ),
+            )
+        elif result.recipients:
+            sent = result.recipients if result.emails_sent is None else result.emails_sent
+            messages.info(
+                request,
+                _("Đã gửi %(e)s e-mail tới %(s)s trường có địa chỉ e-mail.")
+                % {"e": sent, "s": result.emailed_schools},
+            )
+        no_email = len(result.reminded) - result.emailed_schools
+        if no_email:
+            messages.info(
+                request,
+                _(
+                    "%(n)s trường chưa có người dùng nào khai báo e-mail nên không nhận được "
+                    "e-mail, chỉ thấy lời nhắc trên hệ thống."
+                )
+                % {"n": no_email},
+            )
     if result.already_today:
         messages.info(
             request,
@@ -299,7 +491,4 @@ def submission_remind(request):
         )
     if not result.reminded and not result.already_today:
         messages.info(request, _("Không có trường nào nộp muộn để nhắc."))
-    back = request.POST.get("next", "")
-    if not back.startswith("/exchange/submissions/"):
-        back = reverse("submission_overview") + f"?period={period.pk}"
     return redirect(back)

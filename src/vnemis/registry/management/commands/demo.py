@@ -2,8 +2,16 @@
 
 Migrates, loads the administrative map and the organisation tree, generates and loads one demo
 province (≥100 schools, ≥30,000 pupils) unless it is already loaded, creates one log-in per
-role with known demo passwords, then runs the job worker and the web server until Ctrl-C.
+role with known demo passwords, seeds the year's reporting periods with a few schools already
+through the submission workflow, then runs the job worker and the web server until Ctrl-C.
 Running it again reuses what is there; ``--reset`` starts from an empty embedded database.
+
+The demo's school year is the one containing today (years start in September): the generator
+writes that year, and the dataset is cut at today's date (``registry.demo``) so no enrolment,
+result or measurement lies in the future (``--whole-year`` loads the whole generated year
+instead, results of both terms included, to show the results pages before the year is over).
+Periods and submissions are the exchange app's, made
+through its ``vnemis periods`` command (the registry does not import the apps above it).
 """
 
 import os
@@ -18,13 +26,19 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from vnemis.orgs.models import ApiToken, Organisation, User
+from vnemis.registry.demo import dataset_as_of, dataset_as_of_date, school_year_start
 from vnemis.registry.loaders import dataset_load
-from vnemis.registry.models import Enrolment, SchoolClass, StaffAssignment
+from vnemis.registry.models import Enrolment, SchoolClass, SchoolYear, StaffAssignment
 
 DEMO_PASSWORD = "vnemis-demo"  # noqa: S105 - a published password for a local demo only
 TOKEN_NAME = "demo"  # noqa: S105 - the label of the token, not a secret
+# People behind the demo log-ins, so histories name a person, not a log-in. Django's
+# get_full_name() is "first last"; a Vietnamese name is written whole, family name first.
+DEMO_NAMES = {"bo": "Lê Thu Hà", "so": "Nguyễn Thị Lan", "truong": "Trần Văn Minh"}
+DEMO_EMAIL = "truong@example.invalid"  # shows a reminder e-mail on the console backend
 
 
 class Command(BaseCommand):
@@ -41,6 +55,12 @@ class Command(BaseCommand):
         parser.add_argument("--schools", type=int, default=120)
         parser.add_argument("--students", type=int, default=30_000)
         parser.add_argument("--seed", type=int, default=2025)
+        parser.add_argument(
+            "--whole-year",
+            action="store_true",
+            help="load the whole generated year, results included, not only what happened by "
+            "today / nạp cả năm học, kể cả kết quả chưa đến kỳ",
+        )
 
     def handle(self, *args, **opts):
         started = time.perf_counter()
@@ -51,6 +71,7 @@ class Command(BaseCommand):
         self._reference_data()
         school = self._demo_data(opts)
         logins, raw_token = self._users(school)
+        self._periods(school)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready in {time.perf_counter() - started:.1f} s "
@@ -95,8 +116,14 @@ class Command(BaseCommand):
 
     def _demo_data(self, opts) -> Organisation:
         province = opts["province"]
+        today = timezone.localdate()
+        year = school_year_start(today)
         if not Enrolment.objects.filter(province_code=province).exists():
-            directory = self._demo_dir() / f"dataset_{province}_{opts['students']}"
+            cut = "whole" if opts["whole_year"] else "today"
+            directory = self._demo_dir() / f"dataset_{province}_{opts['students']}_{year}_{cut}"
+            if not opts["whole_year"] and dataset_as_of_date(directory) != today:
+                # Cut at another date (or never): make it again, so nothing lies in the future.
+                shutil.rmtree(directory, ignore_errors=True)
             if not (directory / "manifest.json").exists():
                 if "generate" not in get_commands():
                     raise CommandError(
@@ -120,8 +147,16 @@ class Command(BaseCommand):
                     str(opts["students"]),
                     "--seed",
                     str(opts["seed"]),
+                    "--year",
+                    str(year),
                     stdout=_Quiet(),
                 )
+                if not opts["whole_year"]:
+                    self._step(
+                        f"school year {year}-{year + 1} as of {today:%d/%m/%Y} "
+                        f"/ năm học {year}-{year + 1}, số liệu đến ngày {today:%d/%m/%Y}"
+                    )
+                    dataset_as_of(directory, year=year, today=today)
             self._step("load / nạp dữ liệu")
             result = dataset_load(
                 directory=directory, province=province, progress=sys.stderr.isatty()
@@ -130,6 +165,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {line}")
         else:
             self._step(f"province {province} already loaded / dữ liệu đã có, dùng lại")
+            current = SchoolYear.objects.filter(is_current=True).first()
+            if current is not None and current.start_year != year:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"  The loaded school year is {current.code}, not the one containing "
+                        f"today ({year}-{year + 1}); run `vnemis demo --reset` to rebuild it. / "
+                        f"Dữ liệu đã nạp là năm học {current.code}, không phải năm học hiện "
+                        f"tại {year}-{year + 1}; chạy `vnemis demo --reset` để dựng lại."
+                    )
+                )
         with_pupils = Organisation.objects.filter(
             kind=Organisation.Kind.SCHOOL,
             province__code=province,
@@ -178,7 +223,14 @@ class Command(BaseCommand):
         logins = []
         for username, role, scope, person, label in specs:
             user, _created = User.objects.update_or_create(
-                username=username, defaults={"role": role, "scope": scope, "person": person}
+                username=username,
+                defaults={
+                    "role": role,
+                    "scope": scope,
+                    "person": person,
+                    "first_name": DEMO_NAMES.get(username, ""),
+                    "last_name": "",
+                },
             )
             user.set_password(DEMO_PASSWORD)
             user.save()
@@ -191,6 +243,29 @@ class Command(BaseCommand):
             api_token_revoke(token=old)
         _token, raw = api_token_create(user=system, name=TOKEN_NAME)
         return logins, raw
+
+    def _periods(self, school: Organisation) -> None:
+        """The current year's reporting periods, a few schools already through the workflow."""
+        if "periods" not in get_commands():
+            return
+        self._step("periods / kỳ báo cáo định kỳ")
+        lines = _Lines()
+        call_command(
+            "periods",
+            "demo",
+            "--school",
+            school.code,
+            "--department-user",
+            "so",
+            "--school-user",
+            "truong",
+            stdout=lines,
+        )
+        for line in lines.text.splitlines():
+            self.stdout.write(f"  {line}")
+        # After the seeding (its reminder is in-app only), so that a reminder sent from the
+        # Department's page shows its e-mail on the console.
+        User.objects.filter(username="truong", email="").update(email=DEMO_EMAIL)
 
     def _print_logins(self, logins, raw_token: str, url: str) -> None:
         self.stdout.write("")
@@ -227,6 +302,19 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
         self.stdout.write("Stopped / Đã dừng.")
+
+
+class _Lines:
+    """Collects a sub-command's output, to be printed indented under the demo's step."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str = "", *_args, **_kwargs) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
 
 
 class _Quiet:
