@@ -475,3 +475,33 @@ def test_record_change_on_the_generic_merge(tmp_path, classes):
         "sync:x",
     )
     assert rc.change_seq == changed.change_seq
+
+
+def test_one_teacher_posted_at_two_schools_in_one_staff_file(tmp_path, classes):
+    """The same person (one education ID) on two rows of one chunk: one person, two posts; and
+    the same file again changes nothing."""
+    from vnemis.registry.education_id import format_education_id
+    from vnemis.registry.models import StaffAssignment
+
+    eid = format_education_id("01", 2020, 4242)
+    common = {
+        "education_id": [eid, eid], "full_name": ["Đỗ Thị Lan", "Đỗ Thị Lan"],
+        "birth_date": ["1985-04-02"] * 2, "sex": ["F"] * 2, "ethnicity_code": ["01"] * 2,
+        "role": ["teacher"] * 2, "subjects": ["TOAN", "TOAN"],
+        "qualification": ["bachelor"] * 2, "contract_type": ["permanent", "visiting"],
+        "starts_on": ["2020-09-05"] * 2,
+    }  # fmt: skip
+    path = tmp_path / "staff.csv"
+    pl.DataFrame(
+        {"school_code": ["01000101", "48000101"], "staff_code": ["GV9", "TG1"], **common}
+    ).write_csv(path)
+    result = dataset_load(files={"staff": path})
+    assert _counts(result, "staff") == (2, 0, 0, 0)
+    person = Person.objects.get(education_id=eid)
+    posts = StaffAssignment.objects.filter(person=person).order_by("staff_code")
+    assert [(a.school.code, a.contract_type) for a in posts] == [
+        ("01000101", "permanent"),
+        ("48000101", "visiting"),
+    ]
+    again = dataset_load(files={"staff": path})
+    assert _counts(again, "staff") == (0, 0, 2, 0)

@@ -694,15 +694,6 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
         _pupil_keys_add(ctx, pupils_merge(ctx, df, stats))
         return
     sql = ctx.sql
-    # The same person twice in one chunk: keep the last row, like duplicate keys.
-    sql.execute(
-        f"""
-        UPDATE {table} SET problem = 'duplicate_person'
-        WHERE problem IS NULL AND education_id IS NOT NULL AND EXISTS (
-            SELECT 1 FROM {table} s2 WHERE s2.education_id = {table}.education_id
-            AND s2.problem IS NULL AND s2.row_no > {table}.row_no)
-        """  # noqa: S608
-    )
     missing = sql.fetchall(
         f"SELECT row_no, province_code FROM {table} "  # noqa: S608
         "WHERE problem IS NULL AND education_id IS NULL ORDER BY row_no"
@@ -752,6 +743,16 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
         target="registry_person",
         key={"education_id": f"{table}.education_id"},
         compare=compare,
+    )
+    # One person on several rows (a teacher posted at two schools): the person is written once,
+    # from the last row; every row keeps its own post ('~': nothing to write for the person).
+    sql.execute(
+        f"""
+        UPDATE {table} SET {state_col} = '~'
+        WHERE problem IS NULL AND education_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM {table} s2 WHERE s2.education_id = {table}.education_id
+            AND s2.problem IS NULL AND s2.row_no > {table}.row_no)
+        """  # noqa: S608
     )
     _person_keys_drop_stale(ctx, table, state_col)
     sql.upsert(
