@@ -505,3 +505,61 @@ def test_one_teacher_posted_at_two_schools_in_one_staff_file(tmp_path, classes):
     ]
     again = dataset_load(files={"staff": path})
     assert _counts(again, "staff") == (0, 0, 2, 0)
+
+
+def test_a_school_links_other_schools_people_but_never_changes_them(tmp_path, classes):
+    """A school sends only its own people. Naming another school's pupil by education ID (to
+    enrol them after a transfer) links the record without changing it, and only when name and
+    date of birth agree; a pupil who has left may not be changed by the old school."""
+    from vnemis.registry.models import StaffAssignment
+
+    dataset_load(files=write_roster(tmp_path / "v1", _roster_rows()))
+    a, c = classes["a"].id, classes["c"].id
+    hang = Enrolment.objects.get(pupil_code="HS004").pupil  # at school c (48000101)
+    rows = _roster_rows()[4:5]
+    rows[0] |= {"school_code": "01000101", "pupil_code": "MOI01", "education_id": hang.education_id}
+    # The same person, with other details: linked, not changed (and already active at c).
+    linked = dict(rows[0], sex="M" if hang.sex == "F" else "F")
+    sink, collected = _sink()
+    result = dataset_load(
+        files={"pupils": write_roster(tmp_path / "v2", [linked])["pupils"]},
+        school_ids=frozenset({a}),
+        error_sink=sink,
+    )
+    assert _counts(result, "pupils") == (0, 0, 1, 0)
+    hang.refresh_from_db()
+    assert hang.sex != linked["sex"]
+    # Someone else's education ID (another name): refused.
+    wrong = dict(rows[0], full_name="Vũ Thị Khác")
+    result = dataset_load(
+        files={"pupils": write_roster(tmp_path / "v3", [wrong])["pupils"]},
+        school_ids=frozenset({a}),
+        error_sink=sink,
+    )
+    assert _counts(result, "pupils") == (0, 0, 0, 1)
+    assert "person_mismatch" in set(collected()["code"])
+    # A pupil who left school a: the old school's file no longer changes them.
+    an = Enrolment.objects.get(pupil_code="HS000")
+    Enrolment.objects.filter(pk=an.pk).update(status="transferred_out")
+    renamed = dict(_roster_rows()[0], full_name="Nguyễn Văn Ấn")
+    result = dataset_load(
+        files={"pupils": write_roster(tmp_path / "v4", [renamed])["pupils"]},
+        school_ids=frozenset({a}),
+    )
+    assert not Person.objects.filter(full_name="Nguyễn Văn Ấn").exists()
+    # Staff alike: another school's teacher is linked with a post here, their record unchanged.
+    teacher = Person.objects.get(pk=hang.pk)
+    path = tmp_path / "staff.csv"
+    pl.DataFrame({
+        "school_code": ["01000101"], "staff_code": ["TG7"],
+        "education_id": [teacher.education_id], "full_name": [teacher.full_name],
+        "birth_date": [teacher.birth_date.isoformat()], "sex": ["M" if teacher.sex == "F" else "F"],
+        "ethnicity_code": ["01"], "role": ["teacher"], "subjects": ["TOAN"],
+        "qualification": ["bachelor"], "contract_type": ["visiting"], "starts_on": ["2025-09-05"],
+    }).write_csv(path)  # fmt: skip
+    result = dataset_load(files={"staff": path}, school_ids=frozenset({a}))
+    assert _counts(result, "staff") == (1, 0, 0, 0)
+    teacher.refresh_from_db()
+    assert teacher.sex == hang.sex
+    assert StaffAssignment.objects.filter(person=teacher, school_id=a).exists()
+    assert c  # school c keeps its pupil

@@ -531,13 +531,25 @@ def test_other_software_bundle_keeps_what_is_on_record(tmp_path, accounts):
 
 
 def _as_new_records(src: Path) -> None:
-    """Other software's ids: education IDs replaced by opaque sourcedIds everywhere."""
+    """Other software's ids: education IDs and the school's code replaced by opaque sourcedIds
+    everywhere (so the bundle names no registry school and may be mapped to one)."""
     eids = sorted({r["sourcedId"] for r in _rows(src / "users.csv")})
+    _as_software_school(src)
     for path in src.glob("*.csv"):
         text = path.read_text(encoding="utf-8")
         for i, eid in enumerate(eids):
             text = text.replace(eid, f"u-{i:04d}")
         path.write_text(text, encoding="utf-8")
+
+
+def _as_software_school(src: Path, code: str = "01000101") -> None:
+    """The school's code as a whole CSV field, replaced by software's own id."""
+    import re
+
+    field = re.compile(rf"(^|,){code}(?=,|\r?$)", re.MULTILINE)
+    for path in src.glob("*.csv"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(field.sub(r"\1sw-school-1", text), encoding="utf-8")
 
 
 def test_other_software_bundle_new_records_name_the_column_to_add(tmp_path, accounts):
@@ -657,6 +669,42 @@ def test_engine_errors_can_be_placed_in_the_bundle(tmp_path, accounts):
     roles = _rows(tmp_path / "b" / "roles.csv")
     scope = placed.filter(pl.col("column") == "roles.csv › orgSourcedId")
     assert scope.height and set(scope["row"]) <= set(range(2, len(roles) + 2))
+
+
+def test_a_school_cannot_import_another_schools_bundle(tmp_path, accounts):
+    """A bundle naming another registry school is that school's data: refused whole, nothing
+    written (mapping the bundle's school to the importer is only for software's own ids)."""
+    from vnemis.exchange.imports import import_file
+    from vnemis.registry.models import StaffAssignment
+
+    out, _ = _export(tmp_path, accounts["department"], org="01000102")
+    before = StaffAssignment.objects.count(), Enrolment.objects.count()
+    job = import_file(out, actor=accounts["school"])
+    assert job.status == "rejected"
+    assert "01000102" in job.error and "chính mình" in job.error
+    assert (StaffAssignment.objects.count(), Enrolment.objects.count()) == before
+
+
+def test_an_import_jobs_engine_errors_point_into_the_bundle(tmp_path, accounts):
+    """Through a whole import job, what only the engine finds (a class that does not exist)
+    is reported at the OneRoster file and column, not at our converted files."""
+    from vnemis.exchange.imports import import_file
+    from vnemis.exchange.models_submissions import ReportingPeriod, Submission
+    from vnemis.registry.models import SchoolYear
+
+    out, _ = _export(tmp_path, accounts["school"])
+    # The school's year is under review (submitted): only the engine knows, per row.
+    period = ReportingPeriod.objects.create(
+        school_year=SchoolYear.objects.get(code=YEAR), kind="start_of_year",
+        as_of=date(2025, 9, 30), opens_on=date(2025, 9, 5), due_on=date(2025, 10, 30),
+    )  # fmt: skip
+    Submission.objects.create(school=accounts["school"].scope, period=period, status="submitted")
+    job = import_file(out, actor=accounts["school"])
+    errors = pl.read_parquet(job.workdir / "errors.parquet")
+    assert errors.filter(pl.col("code") == "period_locked").height
+    assert set(errors["entity"]) <= {f"{n}.csv" for n in m.HEADERS}
+    for entity, column in errors.select("entity", "column").iter_rows():
+        assert column is None or column.startswith(entity), (entity, column)
 
 
 # -- names -------------------------------------------------------------------------------------
@@ -803,6 +851,7 @@ def test_bundle_inside_a_folder_and_school_override(bundle, tmp_path):
     nested = tmp_path / "nested"
     shutil.copytree(bundle, nested / "export")
     assert is_oneroster(nested)
+    _as_software_school(nested / "export")
     files = oneroster_to_standard(nested, tmp_path / "std", school_code="01000199")
     assert set(pl.read_csv(files["pupils"], infer_schema=False)["school_code"]) == {"01000199"}
 

@@ -782,8 +782,16 @@ class _Runner:
         """
         final = self.workdir / "intake"
         parts = [final / rel for rel in manifest["errors"]]
-        parts += sorted((self.workdir / "engine_errors").glob("*.parquet"))
         frames = [_error_frame(p) for p in parts if p.exists()]
+        engine = [
+            _error_frame(p) for p in sorted((self.workdir / "engine_errors").glob("*.parquet"))
+        ]
+        if engine and (final / "oneroster").is_dir():
+            # The engine saw the converted files: say where the problem is in the bundle.
+            from .oneroster.to_standard import oneroster_locate
+
+            engine = [oneroster_locate(final / "oneroster", pl.concat(engine))]
+        frames += engine
         if frames:
             df = pl.concat(frames, how="vertical").unique(maintain_order=True)
             df = df.sort(["row", "entity", "column", "code"], nulls_last=True)

@@ -60,6 +60,7 @@ from .loaders_pupils import enrolments_merge, pupils_merge
 from .loaders_sql import Col, Sql
 from .loaders_teaching import _chunk_teaching_assignments
 from .models import (
+    ACTIVE_STATUSES,
     EnrolmentStatus,
     Ethnicity,
     Person,
@@ -163,6 +164,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the school's data for this school year is locked: its period report is submitted or "
         "approved (ask the Department to return it to make changes)",
     ),
+    "person_mismatch": (
+        "mã định danh giáo dục thuộc một người khác: họ tên hoặc ngày sinh không khớp với hồ sơ "
+        "(chỉ trường đang quản lý người này mới sửa được thông tin cá nhân)",
+        "the education ID belongs to someone else: name or date of birth differ from the record "
+        "(only the school the person belongs to now may change their details)",
+    ),
     "pupil_needs_enrolment": (
         "học sinh chưa có trong CSDL: học sinh mới phải kèm thông tin nhập học (dùng mẫu danh "
         "sách lớp, hoặc nộp kèm tệp nhập học)",
@@ -184,6 +191,7 @@ CODE_COLUMNS = {
     "out_of_scope": "school_code",
     "period_locked": "school_year",
     "pupil_needs_enrolment": "pupil_code",
+    "person_mismatch": "education_id",
     "unknown_parent": "parent_code",
     "unknown_province": "province_code",
     "unknown_commune": "commune_code",
@@ -359,6 +367,11 @@ class _Ctx:
     def now_param(self):
         # Django keeps SQLite datetimes as naive UTC text.
         return self.now if self.sql.pg else str(self.now.replace(tzinfo=None))
+
+    @property
+    def today_param(self):
+        today = timezone.localdate()
+        return today if self.sql.pg else today.isoformat()
 
 
 # -- reference frames --------------------------------------------------------------------------
@@ -744,6 +757,17 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
         key={"education_id": f"{table}.education_id"},
         compare=compare,
     )
+    if ctx.school_ids is not None:
+        # Linked, not changed: a person the writer does not hold today keeps their record.
+        sql.execute(
+            f"""
+            UPDATE {table} SET {state_col} = '~'
+            WHERE problem IS NULL AND {state_col} = 'u' AND EXISTS (
+                SELECT 1 FROM registry_person p WHERE p.education_id = {table}.education_id
+                AND NOT {_writer_holds(ctx, "p.id")})
+            """,  # noqa: S608 - identifiers and integer ids come from code
+            [ctx.today_param],
+        )
     # One person on several rows (a teacher posted at two schools): the person is written once,
     # from the last row; every row keeps its own post ('~': nothing to write for the person).
     sql.execute(
@@ -788,6 +812,20 @@ NAME_KEY_COLUMNS = [
     Col("key", "text"),
     Col("province_code", "text"),
 ]
+
+
+def _writer_holds(ctx: _Ctx, person: str) -> str:
+    """SQL: the restricted writer holds ``person`` today (an active enrolment or a live post at
+    one of its schools; ``loaders_pupils.persons_of_writer`` is the same rule for frames). One
+    ``%s`` parameter: today."""
+    schools = ", ".join(str(int(i)) for i in sorted(ctx.school_ids)) or "NULL"
+    active = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+    return (
+        f"(EXISTS (SELECT 1 FROM registry_enrolment e WHERE e.pupil_id = {person} "  # noqa: S608
+        f"AND e.school_id IN ({schools}) AND e.status IN ({active})) "
+        f"OR EXISTS (SELECT 1 FROM registry_staffassignment a WHERE a.person_id = {person} "
+        f"AND a.school_id IN ({schools}) AND (a.ends_on IS NULL OR a.ends_on >= %s)))"
+    )
 
 
 def _person_keys_drop_stale(ctx: _Ctx, table: str, state_col: str) -> None:
@@ -979,6 +1017,19 @@ def _chunk_staff(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
         WHERE education_id IS NULL
         """  # noqa: S608
     )
+    if ctx.school_ids is not None:
+        # Another school's person (or one who left): the file must agree on who it is.
+        sql.execute(
+            f"""
+            UPDATE {t} SET problem = 'person_mismatch'
+            WHERE problem IS NULL AND EXISTS (
+                SELECT 1 FROM registry_person p WHERE p.education_id = {t}.education_id
+                AND ({sql.distinct("p.name_search", f"{t}.name_search")}
+                     OR {sql.distinct("p.birth_date", f"{t}.birth_date")})
+                AND NOT {_writer_holds(ctx, "p.id")})
+            """,  # noqa: S608 - identifiers and integer ids come from code
+            [ctx.today_param],
+        )
     _persons_merge(ctx, t)
     sql.execute(
         f"UPDATE {t} SET person_id = (SELECT p.id FROM registry_person p "  # noqa: S608

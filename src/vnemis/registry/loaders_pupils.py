@@ -247,6 +247,7 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
             "pupil_needs_enrolment",
         )
     df = _flag_persons_in_locked_years(ctx, df)
+    df = _others_people_linked_only(ctx, df, PERSON_TYPES)
     # The same person twice in one chunk: the last row wins, like duplicate keys.
     last = (
         df.filter(pl.col("education_id").is_not_null())
@@ -370,6 +371,57 @@ def pupils_merge(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> pl.DataFram
     stats.updated += by.get("u", 0)
     stats.unchanged += by.get("=", 0)
     return df.select("school_id", "pupil_code", "person_id")
+
+
+def persons_of_writer(ctx: _Ctx, person_ids: list[int]) -> set[int]:
+    """Of ``person_ids``, those the restricted writer holds today: an active enrolment (any
+    year) or a live staff post at one of its schools."""
+    if not person_ids or ctx.school_ids is None:
+        return set(person_ids)
+    sql = ctx.sql
+    schools = sorted(ctx.school_ids)
+    active = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+    if sql.pg:
+        among, params = "= ANY(%s)", [person_ids, schools, person_ids, schools]
+        at = "= ANY(%s)"
+    else:
+        among = at = "IN (SELECT value FROM json_each(%s))"
+        params = [json.dumps(person_ids), json.dumps(schools)] * 2
+    rows = sql.fetchall(
+        f"""
+        SELECT pupil_id FROM {ENROLMENT_TABLE}
+        WHERE pupil_id {among} AND school_id {at} AND status IN ({active})
+        UNION
+        SELECT person_id FROM registry_staffassignment
+        WHERE person_id {among} AND school_id {at}
+          AND (ends_on IS NULL OR ends_on >= %s)
+        """,  # noqa: S608 - identifiers come from code, never from input
+        [*params, ctx.today_param],
+    )
+    return {r[0] for r in rows}
+
+
+def _others_people_linked_only(
+    ctx: _Ctx, df: pl.DataFrame, fields: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """A school sends only its own people (the caller's scope). A person on record who is not
+    the writer's pupil or staff today — another school's pupil it is about to enrol, a pupil
+    who left it — may be linked by education ID but not changed: their fields stay as recorded,
+    and the file must agree on who it is (name and date of birth), else ``person_mismatch``."""
+    if ctx.school_ids is None:
+        return df
+    ids = df["_old_id"].drop_nulls().unique().to_list()
+    if not ids:
+        return df
+    own = persons_of_writer(ctx, ids)
+    foreign = pl.col("_old_id").is_not_null() & ~pl.col("_old_id").is_in(list(own))
+    mismatch = foreign & (
+        _differs("name_search", "_old_name_search") | _differs("birth_date", "_old_birth_date")
+    )
+    df = flag(df, mismatch, "person_mismatch")
+    return df.with_columns(
+        pl.when(foreign).then(pl.col(f"_old_{c}")).otherwise(pl.col(c)).alias(c) for c in fields
+    )
 
 
 def _flag_persons_in_locked_years(ctx: _Ctx, df: pl.DataFrame) -> pl.DataFrame:

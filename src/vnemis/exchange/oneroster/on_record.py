@@ -213,3 +213,11 @@ def enrolments_on_record(keys: pl.DataFrame) -> pl.DataFrame:
     found = _frame(rows, ["school_code", "school_year", "pupil_code", *(REC + f for f in fields)])
     out = _with_found(keys, found, ["school_code", "school_year", "pupil_code"])
     return out.select("_i", FOUND, *(REC + f for f in fields))
+
+
+def school_code_exists(code: str) -> bool:
+    """Whether ``code`` is the code of a school (or college, university) in the registry."""
+    from vnemis.orgs.models import Organisation
+
+    return Organisation.objects.filter(code=code, kind__in=Organisation.SCHOOL_KINDS).exists()
+

@@ -589,6 +589,19 @@ def _school_codes(bundle: _Bundle, school_code: str | None) -> pl.DataFrame:
                 "một trường.",
                 f"The bundle has {schools.height} schools; --school needs exactly one.",
             )
+        # The school's own software may name it by its own ids: mapped to the importing
+        # school. A bundle that names another registry school is that school's data: refused
+        # whole (a school sends only its own pupils).
+        named = schools.select(clean_expr(pl.col("code"))).item()
+        if named != school_code and rec.school_code_exists(named):
+            raise OneRosterError(
+                "oneroster_other_school",
+                f"Gói dữ liệu là của trường {named}, không phải của trường {school_code}; trường "
+                "chỉ được nhập dữ liệu của chính mình.",
+                f"The bundle belongs to school {named}, not to school {school_code}; a school may "
+                "only import its own data.",
+                status=403,
+            )
         orgs = orgs.with_columns(
             pl.when(pl.col("type") == "school")
             .then(pl.lit(school_code))
