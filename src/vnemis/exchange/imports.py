@@ -895,6 +895,8 @@ def _write_scope(job: ImportJob) -> frozenset[int] | None:
     actor = job.created_by
     if actor is None or is_unrestricted(actor):
         return None
+    if actor.scope_id and actor.scope.kind == Organisation.Kind.MINISTRY:
+        return None  # the root of the tree: every school (a set of 54,000 checks nothing)
     ids = Organisation.objects.filter(
         id__in=org_ids_in_scope(actor), kind=Organisation.Kind.SCHOOL
     ).values_list("id", flat=True)

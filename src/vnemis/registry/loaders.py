@@ -759,14 +759,15 @@ def _persons_merge(ctx: _Ctx, table: str, state_col: str = "p_state") -> None:
     )
     if ctx.school_ids is not None:
         # Linked, not changed: a person the writer does not hold today keeps their record.
+        holds, params = _writer_holds(ctx, "p.id")
         sql.execute(
             f"""
             UPDATE {table} SET {state_col} = '~'
             WHERE problem IS NULL AND {state_col} = 'u' AND EXISTS (
                 SELECT 1 FROM registry_person p WHERE p.education_id = {table}.education_id
-                AND NOT {_writer_holds(ctx, "p.id")})
-            """,  # noqa: S608 - identifiers and integer ids come from code
-            [ctx.today_param],
+                AND NOT {holds})
+            """,  # noqa: S608 - identifiers come from code
+            params,
         )
     # One person on several rows (a teacher posted at two schools): the person is written once,
     # from the last row; every row keeps its own post ('~': nothing to write for the person).
@@ -814,18 +815,21 @@ NAME_KEY_COLUMNS = [
 ]
 
 
-def _writer_holds(ctx: _Ctx, person: str) -> str:
-    """SQL: the restricted writer holds ``person`` today (an active enrolment or a live post at
-    one of its schools; ``loaders_pupils.persons_of_writer`` is the same rule for frames). One
-    ``%s`` parameter: today."""
-    schools = ", ".join(str(int(i)) for i in sorted(ctx.school_ids)) or "NULL"
+def _writer_holds(ctx: _Ctx, person: str) -> tuple[str, list]:
+    """SQL and its parameters: the restricted writer holds ``person`` today (an active
+    enrolment or a live post at one of its schools; ``loaders_pupils.persons_of_writer`` is the
+    same rule for frames). The schools go as one array parameter: a Department's thousands."""
+    schools = sorted(int(i) for i in ctx.school_ids)
+    among = "= ANY(%s)" if ctx.sql.pg else "IN (SELECT value FROM json_each(%s))"
+    value = schools if ctx.sql.pg else json.dumps(schools)
     active = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
-    return (
+    sql = (
         f"(EXISTS (SELECT 1 FROM registry_enrolment e WHERE e.pupil_id = {person} "  # noqa: S608
-        f"AND e.school_id IN ({schools}) AND e.status IN ({active})) "
+        f"AND e.school_id {among} AND e.status IN ({active})) "
         f"OR EXISTS (SELECT 1 FROM registry_staffassignment a WHERE a.person_id = {person} "
-        f"AND a.school_id IN ({schools}) AND (a.ends_on IS NULL OR a.ends_on >= %s)))"
+        f"AND a.school_id {among} AND (a.ends_on IS NULL OR a.ends_on >= %s)))"
     )
+    return sql, [value, value, ctx.today_param]
 
 
 def _person_keys_drop_stale(ctx: _Ctx, table: str, state_col: str) -> None:
@@ -1019,6 +1023,7 @@ def _chunk_staff(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
     )
     if ctx.school_ids is not None:
         # Another school's person (or one who left): the file must agree on who it is.
+        holds, params = _writer_holds(ctx, "p.id")
         sql.execute(
             f"""
             UPDATE {t} SET problem = 'person_mismatch'
@@ -1026,9 +1031,9 @@ def _chunk_staff(ctx: _Ctx, df: pl.DataFrame, stats: EntityStats) -> None:
                 SELECT 1 FROM registry_person p WHERE p.education_id = {t}.education_id
                 AND ({sql.distinct("p.name_search", f"{t}.name_search")}
                      OR {sql.distinct("p.birth_date", f"{t}.birth_date")})
-                AND NOT {_writer_holds(ctx, "p.id")})
-            """,  # noqa: S608 - identifiers and integer ids come from code
-            [ctx.today_param],
+                AND NOT {holds})
+            """,  # noqa: S608 - identifiers come from code
+            params,
         )
     _persons_merge(ctx, t)
     sql.execute(
