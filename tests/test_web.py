@@ -9,6 +9,7 @@ import html
 import re
 from datetime import date
 from decimal import Decimal
+from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import pytest
@@ -449,9 +450,37 @@ def test_english_switch_translates_the_nav(client, web, users):
     assert "outside your scope" in body
 
 
+def _po_entries():
+    """The entries of the English django.po: msgctxt, msgid, msgid_plural, msgstr (a list, one
+    per plural form) and flags; the header (empty msgid) is left out."""
+    import ast
+    from pathlib import Path
+
+    from django.conf import settings
+
+    path = Path(settings.LOCALE_PATHS[0]) / "en" / "LC_MESSAGES" / "django.po"
+    entries, current, key = [], {"flags": []}, None
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        keyword, _, literal = line.partition(" ")
+        if keyword in ("msgctxt", "msgid", "msgid_plural") or keyword.startswith("msgstr"):
+            key = keyword
+            current.setdefault(key, []).append(ast.literal_eval(literal))
+        elif line.startswith('"') and key:
+            current[key].append(ast.literal_eval(line))
+        elif line.startswith("#,"):
+            current["flags"] += [flag.strip() for flag in line[2:].split(",")]
+        elif not line.strip() and "msgid" in current:
+            entry = {k: "".join(v) for k, v in current.items() if k != "flags"}
+            entry["msgstr"] = [entry.pop(k) for k in sorted(entry) if k.startswith("msgstr")]
+            entry["flags"] = current["flags"]
+            if entry["msgid"]:
+                entries.append(entry)
+            current, key = {"flags": []}, None
+    return entries
+
+
 def test_compiled_english_catalogue_matches_the_po_file():
     """The committed django.mo is what django.po says (fresh machines have no msgfmt)."""
-    import ast
     import gettext
     from pathlib import Path
 
@@ -460,17 +489,179 @@ def test_compiled_english_catalogue_matches_the_po_file():
     folder = Path(settings.LOCALE_PATHS[0]) / "en" / "LC_MESSAGES"
     with (folder / "django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    entries, current, key = {}, {"msgid": [], "msgstr": []}, None
-    for line in [*(folder / "django.po").read_text(encoding="utf-8").splitlines(), ""]:
-        if line.startswith(("msgid ", "msgstr ")):
-            key, _, literal = line.partition(" ")
-            current[key].append(ast.literal_eval(literal))
-        elif line.startswith('"') and key:
-            current[key].append(ast.literal_eval(line))
-        elif not line.strip() and key:
-            entries["".join(current["msgid"])] = "".join(current["msgstr"])
-            current, key = {"msgid": [], "msgstr": []}, None
-    translated = {k: v for k, v in entries.items() if k and v}
+    translated = [e for e in _po_entries() if all(e["msgstr"])]
     assert len(translated) > 200
-    stale = [k for k, v in translated.items() if compiled.gettext(k) != v]
+
+    def compiled_forms(e):
+        context, msgid = e.get("msgctxt"), e["msgid"]
+        if "msgid_plural" in e:
+            plural = e["msgid_plural"]
+            if context is not None:
+                return [compiled.npgettext(context, msgid, plural, n) for n in (1, 2)]
+            return [compiled.ngettext(msgid, plural, n) for n in (1, 2)]
+        return [
+            compiled.pgettext(context, msgid) if context is not None else compiled.gettext(msgid)
+        ]
+
+    stale = [e["msgid"] for e in translated if compiled_forms(e) != e["msgstr"]]
     assert stale == [], "run: msgfmt --check -o django.mo django.po"
+
+
+def test_english_catalogue_has_no_untranslated_or_fuzzy_entries():
+    """Every string marked for translation has a checked English form (plurals: every form)."""
+    entries = _po_entries()
+    assert len(entries) > 200
+    untranslated = [e["msgid"] for e in entries if not e["msgstr"] or not all(e["msgstr"])]
+    fuzzy = [e["msgid"] for e in entries if "fuzzy" in e["flags"]]
+    assert untranslated == [], "translate these in django.po, then msgfmt --check"
+    assert fuzzy == [], "check these translations in django.po and remove the fuzzy flag"
+
+
+_VIETNAMESE_LETTER = re.compile(
+    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.IGNORECASE
+)
+
+
+class _VisibleText(HTMLParser):
+    """Text a reader sees or hears: text nodes and the title, aria-label, placeholder, alt and
+    value attributes; not scripts, styles or anything inside an element marked lang="vi" (the
+    language button says "Tiếng Việt" in every language)."""
+
+    VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"))
+    ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "value")
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.texts = [], []
+
+    def _hidden(self):
+        return any(tag in ("script", "style") or lang == "vi" for tag, lang in self.open)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag not in self.VOID:
+            self.open.append((tag, attrs.get("lang")))
+        if not self._hidden() and attrs.get("lang") != "vi":
+            self.texts += [attrs[a] for a in self.ATTRIBUTES if attrs.get(a)]
+
+    def handle_endtag(self, tag):
+        if any(t == tag for t, _ in self.open):
+            while self.open.pop()[0] != tag:
+                pass
+
+    def handle_data(self, data):
+        if data.strip() and not self._hidden():
+            self.texts.append(data.strip())
+
+
+def test_english_pages_leave_no_vietnamese_in_the_interface(
+    client, users, tree, school_year, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """In English, the data-exchange pages (imports, the data standard, period submissions)
+    show Vietnamese only in data: names of organisations, places and people."""
+    import csv
+
+    from django.conf import settings as django_settings
+
+    from vnemis.exchange import submissions as submission_actions
+    from vnemis.exchange.models import ReportingPeriod, Submission
+    from vnemis.geo.models import Commune, Province
+    from vnemis.orgs.models import Organisation
+    from vnemis.registry.models import Person
+
+    settings.VAR_DIR = tmp_path / "var"
+    made = submission_actions.reporting_periods_create(
+        school_year=school_year, actor=users["ministry"]
+    )
+    period = {p.kind: p for p in made}[ReportingPeriod.Kind.START_OF_YEAR]
+    sub = Submission.objects.get(school=tree["a"], period=period)
+    school_page = f"/exchange/submissions/school/{tree['a'].code}/"
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    seen = {}
+
+    def visit(role, method, url, data=None, **extra):
+        client.force_login(users[role])
+        response = getattr(client, method)(url, data or {}, follow=True, **extra)
+        assert response.status_code == 200, url
+        seen[f"{role} {method.upper()} {url}"] = response.content.decode()
+        return response
+
+    upload = tmp_path / "roster.csv"
+    header = "school_code pupil_code full_name birth_date sex ethnicity_code nationality"
+    header += " school_year class_name status started_on"
+    with upload.open("w", newline="", encoding="utf-8") as handle:
+        rows = csv.writer(handle)
+        rows.writerow(header.split())
+        for code, name, born in (("HS1", "Lê Minh Khoa", "2017-13-45"), ("HS2", "Vũ Đức Anh", "")):
+            rows.writerow(
+                [
+                    tree["a"].code,
+                    code,
+                    name,
+                    born,
+                    "M",
+                    "01",
+                    "VN",
+                    "2025-2026",
+                    "3A",
+                    "studying",
+                    "2025-09-05",
+                ]
+            )
+    client.force_login(users["school"])
+    with django_capture_on_commit_callbacks(execute=True), upload.open("rb") as handle:
+        job_url = client.post(
+            reverse("import_new"),
+            {"file": handle, "entity": "", "mode": "apply_valid"},
+            HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+        ).json()["url"]
+    assert "import-errors" in visit("school", "get", job_url).content.decode()
+    visit("school", "get", reverse("import_list"))
+    visit("school", "get", reverse("import_new"))
+    visit("school", "get", reverse("exchange_standard"))
+    visit("school", "post", f"{school_page}{period.pk}/check/")
+    visit("school", "post", f"{school_page}{period.pk}/submit/")  # the confirmation step
+    visit("school", "post", f"{school_page}{period.pk}/submit/", {"confirmed": "1"})
+    visit("department", "get", reverse("submission_overview"), {"period": period.pk})
+    visit("department", "get", f"/exchange/submissions/{sub.pk}/")
+    visit("department", "post", f"/exchange/submissions/{sub.pk}/approve/")
+    visit("department", "post", f"/exchange/submissions/{sub.pk}/return/", {"reason": "3B?"})
+    visit(
+        "department",
+        "post",
+        f"/exchange/submissions/{sub.pk}/return/",
+        {"reason": "Class 3B is missing.", "confirmed": "1"},
+    )
+    visit("department", "get", reverse("submission_remind"), {"period": period.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        visit(
+            "department",
+            "post",
+            reverse("submission_remind"),
+            {"period": period.pk, "confirmed": "1"},
+        )
+    page = visit("school", "get", school_page).content.decode()
+    assert "Class 3B is missing." in page and 'data-reminder="' in page
+    visit("ministry", "get", reverse("submission_overview"), {"period": period.pk})
+    visit(
+        "ministry", "get", reverse("submission_overview"), {"period": period.pk, "province": "01"}
+    )
+
+    data = {
+        *Organisation.objects.values_list("name", flat=True),
+        *Province.objects.values_list("name", flat=True),
+        *Commune.objects.values_list("name", flat=True),
+        *(p.full_name for p in Person.objects.all()),
+    }
+    data = sorted(data, key=len, reverse=True)
+    left = {}
+    for page_name, body in seen.items():
+        parser = _VisibleText()
+        parser.feed(body)
+        for text in parser.texts:
+            chrome = text
+            for value in data:
+                chrome = chrome.replace(value, "")
+            if _VIETNAMESE_LETTER.search(chrome):
+                left.setdefault(page_name, []).append(text)
+    assert left == {}, "mark these for translation and translate them in django.po"

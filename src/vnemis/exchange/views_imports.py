@@ -70,7 +70,7 @@ def _form_context(request, **extra) -> dict:
         )
     return {
         "schools": schools,
-        "entities": [(e.name, e.title_vi or e.name) for e in xf.LAYOUTS],
+        "entities": [(e.name, pick(e.title_vi, e.title_en) or e.name) for e in xf.LAYOUTS],
         "modes": ImportJob.Mode.choices,
         "own_school": own_school,
         "max_mb": import_max_bytes() // (1 << 20),

@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -263,7 +263,13 @@ def submission_school_action(request, code: str, period_id: int, action: str):
             failing = [c for c in checks if not c["ok"]]
             if failing:
                 messages.warning(
-                    request, _("Kiểm tra xong: còn %(n)s mục cần bổ sung.") % {"n": len(failing)}
+                    request,
+                    ngettext(
+                        "Kiểm tra xong: còn %(n)s mục cần bổ sung.",
+                        "Kiểm tra xong: còn %(n)s mục cần bổ sung.",
+                        len(failing),
+                    )
+                    % {"n": len(failing)},
                 )
             else:
                 messages.success(request, _("Kiểm tra xong: dữ liệu đầy đủ, có thể nộp."))
@@ -455,7 +461,11 @@ def submission_remind(request):
     if result.reminded:
         messages.success(
             request,
-            _("Đã nhắc nhở %(n)s trường: lời nhắc hiện trên trang báo cáo định kỳ của từng trường.")
+            ngettext(
+                "Đã nhắc nhở %(n)s trường: lời nhắc hiện trên trang báo cáo định kỳ của từng trường.",
+                "Đã nhắc nhở %(n)s trường: lời nhắc hiện trên trang báo cáo định kỳ của từng trường.",
+                len(result.reminded),
+            )
             % {"n": len(result.reminded)},
         )
         if result.email_error:
@@ -470,23 +480,34 @@ def submission_remind(request):
             sent = result.recipients if result.emails_sent is None else result.emails_sent
             messages.info(
                 request,
-                _("Đã gửi %(e)s e-mail tới %(s)s trường có địa chỉ e-mail.")
+                ngettext(
+                    "Đã gửi %(e)s e-mail tới %(s)s trường có địa chỉ e-mail.",
+                    "Đã gửi %(e)s e-mail tới %(s)s trường có địa chỉ e-mail.",
+                    result.emailed_schools,
+                )
                 % {"e": sent, "s": result.emailed_schools},
             )
         no_email = len(result.reminded) - result.emailed_schools
         if no_email:
             messages.info(
                 request,
-                _(
+                ngettext(
                     "%(n)s trường chưa có người dùng nào khai báo e-mail nên không nhận được "
-                    "e-mail, chỉ thấy lời nhắc trên hệ thống."
+                    "e-mail, chỉ thấy lời nhắc trên hệ thống.",
+                    "%(n)s trường chưa có người dùng nào khai báo e-mail nên không nhận được "
+                    "e-mail, chỉ thấy lời nhắc trên hệ thống.",
+                    no_email,
                 )
                 % {"n": no_email},
             )
     if result.already_today:
         messages.info(
             request,
-            _("%(n)s trường đã được nhắc hôm nay; mỗi trường chỉ được nhắc một lần mỗi ngày.")
+            ngettext(
+                "%(n)s trường đã được nhắc hôm nay; mỗi trường chỉ được nhắc một lần mỗi ngày.",
+                "%(n)s trường đã được nhắc hôm nay; mỗi trường chỉ được nhắc một lần mỗi ngày.",
+                len(result.already_today),
+            )
             % {"n": len(result.already_today)},
         )
     if not result.reminded and not result.already_today:

@@ -220,4 +220,3 @@ def school_code_exists(code: str) -> bool:
     from vnemis.orgs.models import Organisation
 
     return Organisation.objects.filter(code=code, kind__in=Organisation.SCHOOL_KINDS).exists()
-
