@@ -225,3 +225,34 @@ def audit_log_flushable(django_db_setup, django_db_blocker):
         if postgres:
             for name in always.TRIGGERS:
                 cursor.execute(f"ALTER TABLE core_auditentry ENABLE ALWAYS TRIGGER {name}")
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A Chromium page (1280 × 900, Vietnamese, Hanoi time), or a loud skip without Chromium."""
+    from pathlib import Path
+
+    from browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing. Install Debian's Chromium "
+            "(`make browser` or `apt-get install -y chromium`); never `playwright install`."
+        )
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures
+    # and teardown in the same thread are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900},
+            locale="vi-VN",
+            timezone_id="Asia/Ho_Chi_Minh",
+            accept_downloads=True,
+        )
+        context.set_default_timeout(20_000)
+        yield context.new_page()
+        context.close()
+        browser.close()

@@ -5,22 +5,11 @@ their scope is refused, and leaves screenshots in var/screenshots/ for a human t
 """
 
 import re
-from pathlib import Path
 
 import pytest
+from browser_support import SCREENSHOTS, log_in
 
 from vnemis.registry.models import SchoolClass
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,38 +18,6 @@ pytestmark = [
     # (ethnic groups, subjects) that the flush after a transactional test removes.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture
-def page(monkeypatch):
-    """A Chromium page, or a loud skip when the browser is not installed."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(
-            f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing. Install Debian's Chromium "
-            "(`make browser` or `apt-get install -y chromium`); never `playwright install`."
-        )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures
-    # and teardown in the same thread are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
-        )
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill("pw")
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_school_officer_walks_home_school_class_pupil_search(page, live_server, users, pupils):

@@ -7,11 +7,7 @@ Screenshots land in var/screenshots/ for a human to look at.
 """
 
 import pytest
-from test_browser import (  # noqa: F401  (the browser page fixture)
-    SCREENSHOTS,
-    log_in,
-    page,
-)
+from browser_support import SCREENSHOTS, log_in
 
 from vnemis.exchange import submissions as actions
 from vnemis.exchange.models import Submission
@@ -23,12 +19,12 @@ pytestmark = [
 ]
 
 
-def log_out(page) -> None:  # noqa: F811  (the imported fixture's name)
+def log_out(page) -> None:
     page.get_by_role("button", name="Đăng xuất").click()
     page.wait_for_url("**/login/")
 
 
-def test_school_submits_department_returns_school_sees_reason(page, live_server, users, tree):  # noqa: F811
+def test_school_submits_department_returns_school_sees_reason(page, live_server, users, tree):
     from playwright.sync_api import expect
 
     base = live_server.url
