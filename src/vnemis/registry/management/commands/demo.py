@@ -287,6 +287,14 @@ class Command(BaseCommand):
             [*base, "serve", "--host", host, "--port", str(port)], env=env
         )
         self.stdout.write("Ctrl-C to stop / Ctrl-C để dừng.")
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        # Stopped by Ctrl-C, `kill` or a closed terminal alike, and the children with it (a
+        # shell's background job starts with SIGINT ignored: set it, do not inherit it).
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
         try:
             while worker.poll() is None and server.poll() is None:
                 time.sleep(0.5)
