@@ -73,7 +73,7 @@ def _report_frame(errors_path: Path, headers: dict[str, str]) -> pl.LazyFrame:
     ).lazy()
     out = (
         lf.join(texts, on=["code", "column"], how="left", nulls_equal=True)
-        .sort("row", nulls_last=False, maintain_order=True)
+        .sort(["row", "label", "code"], nulls_last=False)  # the same order every time
         .select(
             pl.col("row").alias(REPORT_COLUMNS[0]),
             pl.col("label").alias(REPORT_COLUMNS[1]),
