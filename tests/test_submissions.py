@@ -33,6 +33,25 @@ API = "/api/v1/submissions"
 Status = Submission.Status
 
 
+def _dropped_out_on_1_november(school, school_year, class_name: str):
+    """A pupil on the roll on 30/09 who dropped out on 01/11/2025."""
+    gone = make_pupil(
+        school=school,
+        school_year=school_year,
+        grade=7,
+        class_name=class_name,
+        full_name="Hoàng Văn Ba",
+        birth_date=date(2013, 2, 2),
+    )
+    registry_actions.enrolment_change_status(
+        actor=None,
+        enrolment=Enrolment.objects.get(pupil=gone),
+        status="dropped_out",
+        effective_on=date(2025, 11, 1),
+    )
+    return gone
+
+
 @pytest.fixture
 def periods(users, school_year):
     """The three periods of 2025-2026 (all open and past due on the machine's 2026 clock)."""
@@ -176,20 +195,7 @@ def test_checks_exact_counts_on_small_dataset(users, tree, school_year, periods)
             enrolment=e, period="term1", learning_rating="K", province_code="01"
         )
     # A pupil who dropped out before the data date is not in the population.
-    gone = make_pupil(
-        school=b,
-        school_year=school_year,
-        grade=7,
-        class_name="7C",
-        full_name="Hoàng Văn Ba",
-        birth_date=date(2013, 2, 2),
-    )
-    registry_actions.enrolment_change_status(
-        actor=None,
-        enrolment=Enrolment.objects.get(pupil=gone),
-        status="dropped_out",
-        effective_on=date(2025, 11, 1),
-    )
+    _dropped_out_on_1_november(b, school_year, "7C")
     detail = by_code(
         checks_run(school_ids=[b.pk], period=term1, school_codes={b.pk: b.code}, detail=True)[b.pk]
     )
@@ -1259,20 +1265,7 @@ def test_counts_say_what_they_count_and_agree_between_pages(
     from vnemis.exchange.submission_checks import counts_at, counts_of, reference_date
 
     b = tree["b"]
-    gone = make_pupil(
-        school=b,
-        school_year=school_year,
-        grade=7,
-        class_name="7B",
-        full_name="Hoàng Văn Ba",
-        birth_date=date(2013, 2, 2),
-    )
-    registry_actions.enrolment_change_status(
-        actor=None,
-        enrolment=Enrolment.objects.get(pupil=gone),
-        status="dropped_out",
-        effective_on=date(2025, 11, 1),
-    )
+    _dropped_out_on_1_november(b, school_year, "7B")
     # On the roll on 30/09 (start of year) but gone by the end of term I.
     for p in periods.values():
         many = counts_of(school_ids=[b.pk], period=p)[b.pk]

@@ -94,6 +94,14 @@ def _get(client, user, url):
     return client.get(url)
 
 
+_CSRF_TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[A-Za-z0-9]+')
+
+
+def body_of(response) -> str:
+    """The page's HTML with its random CSRF tokens blanked, so "3A" or "1985" cannot match them."""
+    return _CSRF_TOKEN.sub(r"\1", response.content.decode())
+
+
 def person_url(person):
     return reverse("person_detail", args=[person.pk])
 
@@ -114,7 +122,7 @@ def test_anonymous_is_sent_to_login(client, db, url):
 def test_login_page_renders_in_vietnamese(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200
-    body = response.content.decode()
+    body = body_of(response)
     assert '<html lang="vi">' in body
     assert "Đăng nhập" in body
     assert "/static/vendor/bootstrap.min.css" in body
@@ -137,7 +145,7 @@ def test_login_is_audited_and_logout_is_post(client, users):
 def test_wrong_password_shows_a_message(client, users):
     response = client.post(reverse("login"), {"username": "truong_a", "password": "nope"})
     assert response.status_code == 200
-    assert "mật khẩu không đúng" in response.content.decode()
+    assert "mật khẩu không đúng" in body_of(response)
     assert not AuditEntry.objects.filter(action="login").exists()
 
 
@@ -145,7 +153,7 @@ def test_wrong_password_shows_a_message(client, users):
 
 
 def test_home_ministry_shows_national_figures_by_province(client, web, users):
-    body = _get(client, users["ministry"], "/").content.decode()
+    body = body_of(_get(client, users["ministry"], "/"))
     assert "Số liệu toàn quốc" in body
     assert "Thành phố Hà Nội" in body and "Thành phố Đà Nẵng" in body
     assert 'id="total-schools">3<' in body
@@ -162,7 +170,7 @@ def test_home_figures_are_cached(client, web, users, django_assert_max_num_queri
 
 
 def test_home_department_shows_its_province_and_levels(client, web, users):
-    body = _get(client, users["department"], "/").content.decode()
+    body = body_of(_get(client, users["department"], "/"))
     assert "Sở GD&amp;ĐT Hà Nội" in body
     assert "Tiểu học" in body and "Trung học cơ sở" in body
     assert "Thành phố Đà Nẵng" not in body
@@ -171,7 +179,7 @@ def test_home_department_shows_its_province_and_levels(client, web, users):
 
 
 def test_home_school_shows_classes_by_grade(client, web, users):
-    body = _get(client, users["school"], "/").content.decode()
+    body = body_of(_get(client, users["school"], "/"))
     assert "Trường Tiểu học Ba Đình" in body
     assert "Khối 3" in body
     assert reverse("class_detail", args=[web["class_a"].pk]) in body
@@ -179,7 +187,7 @@ def test_home_school_shows_classes_by_grade(client, web, users):
 
 
 def test_home_teacher_lists_only_their_classes(client, web, users):
-    body = _get(client, users["teacher"], "/").content.decode()
+    body = body_of(_get(client, users["teacher"], "/"))
     assert "Lớp của tôi" in body
     assert reverse("class_detail", args=[web["class_a"].pk]) in body
     assert "7B" not in body
@@ -187,7 +195,7 @@ def test_home_teacher_lists_only_their_classes(client, web, users):
 
 
 def test_home_citizen_links_to_their_own_record(client, web, users):
-    body = _get(client, users["citizen"], "/").content.decode()
+    body = body_of(_get(client, users["citizen"], "/"))
     assert person_url(web["an"]) in body
     assert "/schools/" not in body
 
@@ -196,7 +204,7 @@ def test_home_system_shows_token_prefix_and_api_docs(client, web, users):
     ApiToken.objects.create(
         user=users["system"], name="Phần mềm QLTH", prefix="ab12cd34", digest="0" * 64
     )
-    body = _get(client, users["system"], "/").content.decode()
+    body = body_of(_get(client, users["system"], "/"))
     assert "/api/v1/docs" in body
     assert "ab12cd34" in body and "Phần mềm QLTH" in body
 
@@ -205,16 +213,16 @@ def test_home_system_shows_token_prefix_and_api_docs(client, web, users):
 
 
 def test_school_list_is_scoped_and_filtered(client, web, users):
-    body = _get(client, users["department"], "/schools/").content.decode()
+    body = body_of(_get(client, users["department"], "/schools/"))
     assert "01000101" in body and "01000102" in body
     assert "48000101" not in body
-    body = client.get("/schools/?level=lower_secondary").content.decode()
+    body = body_of(client.get("/schools/?level=lower_secondary"))
     assert "01000102" in body and "01000101" not in body
-    body = client.get("/schools/?q=ba dinh").content.decode()  # diacritics ignored
+    body = body_of(client.get("/schools/?q=ba dinh"))  # diacritics ignored
     assert "01000101" in body and "01000102" not in body
-    body = client.get("/schools/?province=01&commune=09619").content.decode()
+    body = body_of(client.get("/schools/?province=01&commune=09619"))
     assert "01000102" in body and "01000101" not in body
-    body = client.get("/schools/?ownership=private").content.decode()
+    body = body_of(client.get("/schools/?ownership=private"))
     assert "01000101" not in body
 
 
@@ -222,7 +230,7 @@ def test_school_list_keyset_pagination(client, web, users, monkeypatch):
     monkeypatch.setattr(registry_views, "PAGE_SIZE", 1)
 
     def codes(url):
-        body = client.get(url).content.decode()
+        body = body_of(client.get(url))
         shown = [c for c in ("01000101", "01000102", "48000101") if f"<td>{c}</td>" in body]
         return shown, body
 
@@ -237,10 +245,10 @@ def test_school_list_keyset_pagination(client, web, users, monkeypatch):
 
 def test_commune_fragment_for_htmx(client, web, users):
     client.force_login(users["department"])
-    body = client.get("/schools/communes/?province=01", HTTP_HX_REQUEST="true").content.decode()
+    body = body_of(client.get("/schools/communes/?province=01", HTTP_HX_REQUEST="true"))
     assert "Xã Sóc Sơn" in body and "<html" not in body
     # A Department is offered only its own province's communes.
-    assert "Phường Hải Châu" not in client.get("/schools/communes/?province=48").content.decode()
+    assert "Phường Hải Châu" not in body_of(client.get("/schools/communes/?province=48"))
 
 
 def test_school_list_refused_to_citizens(client, web, users):
@@ -249,7 +257,7 @@ def test_school_list_refused_to_citizens(client, web, users):
 
 
 def test_school_page_shows_classes_staff_and_counts(client, web, users):
-    body = _get(client, users["school"], "/schools/01000101/").content.decode()
+    body = body_of(_get(client, users["school"], "/schools/01000101/"))
     assert "3A" in body
     assert "Phạm Thị Hoa" in body and "Giáo viên" in body
     assert "Nam" in body and "Nữ" in body
@@ -261,7 +269,7 @@ def test_school_page_shows_classes_staff_and_counts(client, web, users):
 def test_school_page_outside_scope_is_refused(client, web, users):
     response = _get(client, users["school_c"], "/schools/01000101/")
     assert response.status_code == 403
-    body = response.content.decode()
+    body = body_of(response)
     assert "ngoài phạm vi" in body
     assert "Trường Tiểu học Ba Đình" not in body and "3A" not in body
 
@@ -270,7 +278,7 @@ def test_school_page_outside_scope_is_refused(client, web, users):
 
 
 def test_roster_sorted_by_given_name_with_status_and_links(client, web, users):
-    body = _get(client, users["school"], f"/classes/{web['class_a'].pk}/").content.decode()
+    body = body_of(_get(client, users["school"], f"/classes/{web['class_a'].pk}/"))
     assert body.index("Nguyễn Văn An") < body.index("Bùi Thị Yến")
     assert "Đang học" in body
     assert person_url(web["an"]) in body
@@ -299,7 +307,7 @@ def test_roster_query_count_is_bounded(
     # (lock, last hash, insert, savepoints): the same for 2 pupils or 2,000.
     with django_assert_max_num_queries(12):
         response = client.get(f"/classes/{web['class_a'].pk}/")
-    assert response.content.decode().count("/persons/") == 17
+    assert body_of(response).count("/persons/") == 17
 
 
 def test_roster_outside_scope_is_refused(client, web, users):
@@ -307,7 +315,7 @@ def test_roster_outside_scope_is_refused(client, web, users):
     for role in ("school_c", "department_dn"):
         response = _get(client, users[role], url)
         assert response.status_code == 403
-        assert "Nguyễn Văn An" not in response.content.decode()
+        assert "Nguyễn Văn An" not in body_of(response)
 
 
 def test_teacher_sees_only_their_class(client, web, users):
@@ -322,7 +330,7 @@ def test_teacher_sees_only_their_class(client, web, users):
 
 
 def test_pupil_page_for_school_shows_sensitive_data_and_masks_cccd(client, web, users):
-    body = _get(client, users["school"], person_url(web["an"])).content.decode()
+    body = body_of(_get(client, users["school"], person_url(web["an"])))
     assert "Nguyễn Văn An" in body
     assert web["an"].education_id in body
     assert "•••••••••234" in body
@@ -339,7 +347,7 @@ def test_pupil_page_for_school_shows_sensitive_data_and_masks_cccd(client, web, 
 def test_pupil_page_hides_health_and_ethnicity_from_aggregate_roles(client, web, users, role):
     response = _get(client, users[role], person_url(web["an"]))
     assert response.status_code == 200
-    body = response.content.decode()
+    body = body_of(response)
     assert "Nguyễn Văn An" in body
     assert "Tày" not in body
     assert "131" not in body and "Sức khoẻ</h2>" not in body
@@ -352,7 +360,7 @@ def test_pupil_page_outside_scope_refused_without_personal_data(client, web, use
     before = AuditEntry.objects.filter(object_type="person", action="read").count()
     response = _get(client, users[role], person_url(web["an"]))
     assert response.status_code == 403
-    body = response.content.decode()
+    body = body_of(response)
     assert "Hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn." in body
     for leaked in ("Nguyễn Văn An", web["an"].education_id, "234", "14/03/2017", "Tày"):
         assert leaked not in body
@@ -362,10 +370,10 @@ def test_pupil_page_outside_scope_refused_without_personal_data(client, web, use
 def test_citizen_sees_only_their_own_record(client, web, users):
     response = _get(client, users["citizen"], person_url(web["an"]))
     assert response.status_code == 200
-    assert "Tày" in response.content.decode()  # their own sensitive data
+    assert "Tày" in body_of(response)  # their own sensitive data
     response = client.get(person_url(web["binh"]))
     assert response.status_code == 403
-    assert "Trần Thị Bình" not in response.content.decode()
+    assert "Trần Thị Bình" not in body_of(response)
 
 
 def test_viewing_a_pupil_page_is_audited(client, web, users):
@@ -388,20 +396,20 @@ def test_unknown_person_is_refused_like_out_of_scope(client, web, users):
 def test_search_ignores_diacritics_and_case(client, web, users):
     client.force_login(users["school"])
     for q in ("nguyen van an", "NGUYỄN VĂN AN", "van an"):
-        body = client.get("/search/", {"q": q}).content.decode()
+        body = body_of(client.get("/search/", {"q": q}))
         assert "Nguyễn Văn An" in body, q
 
 
 def test_search_by_education_id(client, web, users):
-    body = _get(client, users["school"], f"/search/?q={web['an'].education_id}").content.decode()
+    body = body_of(_get(client, users["school"], f"/search/?q={web['an'].education_id}"))
     assert "Nguyễn Văn An" in body
 
 
 def test_search_is_scoped(client, web, users):
-    body = _get(client, users["department_dn"], "/search/?q=nguyen").content.decode()
+    body = body_of(_get(client, users["department_dn"], "/search/?q=nguyen"))
     assert "Nguyễn Văn An" not in body
     assert "Không tìm thấy" in body
-    body = _get(client, users["citizen"], "/search/?q=tran thi binh").content.decode()
+    body = body_of(_get(client, users["citizen"], "/search/?q=tran thi binh"))
     assert "Trần Thị Bình" not in body
 
 
@@ -409,14 +417,14 @@ def test_search_keyset_pagination(client, web, users, monkeypatch):
     monkeypatch.setattr(registry_views, "PAGE_SIZE", 1)
     client.force_login(users["ministry"])
     # Alphabetical by the matched part ("van an" < "van cuong"); ``after`` is an opaque cursor.
-    body = client.get("/search/", {"q": "van"}).content.decode()
+    body = body_of(client.get("/search/", {"q": "van"}))
     assert "Nguyễn Văn An" in body and "Lê Văn Cường" not in body
     after = html.unescape(re.search(r'href="\?[^"]*after=([^"&]+)', body).group(1))
-    body = client.get("/search/", {"q": "van", "after": unquote(after)}).content.decode()
+    body = body_of(client.get("/search/", {"q": "van", "after": unquote(after)}))
     assert "Lê Văn Cường" in body and "Nguyễn Văn An" not in body
     assert 'rel="next"' not in body
     # A cursor that was not issued for this search starts again from the first page.
-    body = client.get("/search/", {"q": "van", "after": "forged"}).content.decode()
+    body = body_of(client.get("/search/", {"q": "van", "after": "forged"}))
     assert "Nguyễn Văn An" in body
 
 
@@ -427,7 +435,7 @@ def test_search_query_count_is_bounded(
     client.force_login(users["school"])
     # Session, user, scope (nav), one scoped search, audit append: independent of the hits.
     with django_assert_max_num_queries(12):
-        body = client.get("/search/", {"q": "nguyen"}).content.decode()
+        body = body_of(client.get("/search/", {"q": "nguyen"}))
     assert body.count("/persons/") == 16
 
 
@@ -436,17 +444,17 @@ def test_search_query_count_is_bounded(
 
 def test_english_switch_translates_the_nav(client, web, users):
     client.force_login(users["school"])
-    body = client.get("/").content.decode()
+    body = body_of(client.get("/"))
     assert "Trang chủ" in body and "Đăng xuất" in body
     response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert response.status_code == 302
-    body = client.get("/").content.decode()
+    body = body_of(client.get("/"))
     assert '<html lang="en">' in body
     assert ">Home<" in body and "Log out" in body and "Schools" in body
     assert "Đăng xuất" not in body
     # Model choice labels and selector messages are translated too.
-    assert "Studying" in client.get(f"/classes/{web['class_a'].pk}/").content.decode()
-    body = _get(client, users["school_c"], person_url(web["an"])).content.decode()
+    assert "Studying" in body_of(client.get(f"/classes/{web['class_a'].pk}/"))
+    body = body_of(_get(client, users["school_c"], person_url(web["an"])))
     assert "outside your scope" in body
 
 
@@ -583,7 +591,7 @@ def test_english_pages_leave_no_vietnamese_in_the_interface(
         client.force_login(users[role])
         response = getattr(client, method)(url, data or {}, follow=True, **extra)
         assert response.status_code == 200, url
-        seen[f"{role} {method.upper()} {url}"] = response.content.decode()
+        seen[f"{role} {method.upper()} {url}"] = body_of(response)
         return response
 
     upload = tmp_path / "roster.csv"
@@ -615,7 +623,7 @@ def test_english_pages_leave_no_vietnamese_in_the_interface(
             {"file": handle, "entity": "", "mode": "apply_valid"},
             HTTP_X_REQUESTED_WITH="XMLHttpRequest",
         ).json()["url"]
-    assert "import-errors" in visit("school", "get", job_url).content.decode()
+    assert "import-errors" in body_of(visit("school", "get", job_url))
     visit("school", "get", reverse("import_list"))
     visit("school", "get", reverse("import_new"))
     visit("school", "get", reverse("exchange_standard"))
@@ -640,7 +648,7 @@ def test_english_pages_leave_no_vietnamese_in_the_interface(
             reverse("submission_remind"),
             {"period": period.pk, "confirmed": "1"},
         )
-    page = visit("school", "get", school_page).content.decode()
+    page = body_of(visit("school", "get", school_page))
     assert "Class 3B is missing." in page and 'data-reminder="' in page
     visit("ministry", "get", reverse("submission_overview"), {"period": period.pk})
     visit(

@@ -195,6 +195,16 @@ def _after(request, submission_id: int) -> dict:
     return _out(_get(request, submission_id), events=True)
 
 
+def _transition(request, submission_id: int, action, **kwargs) -> dict:
+    """Run one workflow action on a submission the caller may see; its refusal as ApiError."""
+    sub = _get(request, submission_id)
+    try:
+        action(actor=request.user, submission=sub, **kwargs)
+    except SubmissionError as exc:
+        _raise(exc)
+    return _after(request, submission_id)
+
+
 @router.get("/{submission_id}", response={200: SubmissionDetailOut, **RESPONSES})
 def submission_detail(request: HttpRequest, submission_id: int):
     """One submission with its checks, counts and history."""
@@ -214,42 +224,22 @@ def submission_check(request: HttpRequest, submission_id: int):
 @router.post("/{submission_id}/submit", response={200: SubmissionDetailOut, **RESPONSES})
 def submission_submit(request: HttpRequest, submission_id: int):
     """Submit the school's data for the period (refused while a blocking check fails)."""
-    sub = _get(request, submission_id)
-    try:
-        actions.submission_submit(actor=request.user, submission=sub)
-    except SubmissionError as exc:
-        _raise(exc)
-    return _after(request, submission_id)
+    return _transition(request, submission_id, actions.submission_submit)
 
 
 @router.post("/{submission_id}/approve", response={200: SubmissionDetailOut, **RESPONSES})
 def submission_approve(request: HttpRequest, submission_id: int):
     """Approve a submitted submission (the school's Department)."""
-    sub = _get(request, submission_id)
-    try:
-        actions.submission_approve(actor=request.user, submission=sub)
-    except SubmissionError as exc:
-        _raise(exc)
-    return _after(request, submission_id)
+    return _transition(request, submission_id, actions.submission_approve)
 
 
 @router.post("/{submission_id}/return", response={200: SubmissionDetailOut, **RESPONSES})
 def submission_return(request: HttpRequest, submission_id: int, body: ReasonIn):
     """Return a submitted submission to the school with a reason (the school's Department)."""
-    sub = _get(request, submission_id)
-    try:
-        actions.submission_return(actor=request.user, submission=sub, reason=body.reason)
-    except SubmissionError as exc:
-        _raise(exc)
-    return _after(request, submission_id)
+    return _transition(request, submission_id, actions.submission_return, reason=body.reason)
 
 
 @router.post("/{submission_id}/reopen", response={200: SubmissionDetailOut, **RESPONSES})
 def submission_reopen(request: HttpRequest, submission_id: int, body: ReasonIn):
     """Reopen an approved submission with a reason (the Department or the Ministry)."""
-    sub = _get(request, submission_id)
-    try:
-        actions.submission_reopen(actor=request.user, submission=sub, reason=body.reason)
-    except SubmissionError as exc:
-        _raise(exc)
-    return _after(request, submission_id)
+    return _transition(request, submission_id, actions.submission_reopen, reason=body.reason)

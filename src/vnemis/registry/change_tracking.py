@@ -81,6 +81,24 @@ def _via_enrolment(what: str) -> str:
     return _ENROL.replace("{what}", what)
 
 
+# The natural key of a row hanging off an enrolment (results, summaries): the enrolment's own.
+ENROLMENT_KEY = (
+    (
+        "school_code",
+        _via_enrolment("(SELECT code FROM orgs_organisation o WHERE o.id = school_id)"),
+    ),
+    (
+        "school_year",
+        _via_enrolment("(SELECT code FROM registry_schoolyear y WHERE y.id = school_year_id)"),
+    ),
+    ("pupil_code", _via_enrolment("pupil_code")),
+    (
+        "education_id",
+        _via_enrolment("(SELECT education_id FROM registry_person p WHERE p.id = pupil_id)"),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Tracked:
     table: str
@@ -154,23 +172,7 @@ TRACKED: tuple[Tracked, ...] = (
         ("enrolment_id", "subject_id", "period"),
         _via_enrolment("school_id"),
         (
-            (
-                "school_code",
-                _via_enrolment("(SELECT code FROM orgs_organisation o WHERE o.id = school_id)"),
-            ),
-            (
-                "school_year",
-                _via_enrolment(
-                    "(SELECT code FROM registry_schoolyear y WHERE y.id = school_year_id)"
-                ),
-            ),
-            ("pupil_code", _via_enrolment("pupil_code")),
-            (
-                "education_id",
-                _via_enrolment(
-                    "(SELECT education_id FROM registry_person p WHERE p.id = pupil_id)"
-                ),
-            ),
+            *ENROLMENT_KEY,
             ("subject_code", SUBJECT_CODE.replace("{col}", "subject_id")),
             ("period", "{r}.period"),
         ),
@@ -180,26 +182,7 @@ TRACKED: tuple[Tracked, ...] = (
         "result_summaries",
         ("enrolment_id", "period"),
         _via_enrolment("school_id"),
-        (
-            (
-                "school_code",
-                _via_enrolment("(SELECT code FROM orgs_organisation o WHERE o.id = school_id)"),
-            ),
-            (
-                "school_year",
-                _via_enrolment(
-                    "(SELECT code FROM registry_schoolyear y WHERE y.id = school_year_id)"
-                ),
-            ),
-            ("pupil_code", _via_enrolment("pupil_code")),
-            (
-                "education_id",
-                _via_enrolment(
-                    "(SELECT education_id FROM registry_person p WHERE p.id = pupil_id)"
-                ),
-            ),
-            ("period", "{r}.period"),
-        ),
+        (*ENROLMENT_KEY, ("period", "{r}.period")),
     ),
     Tracked(
         "registry_healthrecord",
