@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("vnemis.orgs.urls")),
     path("", include("vnemis.registry.urls")),
     path("exchange/", include("vnemis.exchange.urls")),
+    path("identity/", include("vnemis.identity.urls")),
 ]

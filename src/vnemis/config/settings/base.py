@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "vnemis.orgs",
     "vnemis.registry",
     "vnemis.exchange",
+    "vnemis.identity",
 ]
 
 MIDDLEWARE = [
@@ -188,3 +189,10 @@ MESSAGE_TAGS = {40: "danger"}
 VNEMIS_IMPORT_MAX_BYTES = int(os.environ.get("VNEMIS_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
 VNEMIS_IMPORT_CHUNK_ROWS = int(os.environ.get("VNEMIS_IMPORT_CHUNK_ROWS", "50000"))
 VNEMIS_IMPORT_STALE_SECONDS = int(os.environ.get("VNEMIS_IMPORT_STALE_SECONDS", "120"))
+
+# National population registry (data-sharing API; `vnemis sim registry` in development).
+VNEMIS_REGISTRY_URL = os.environ.get("VNEMIS_REGISTRY_URL", "http://127.0.0.1:8765")
+VNEMIS_REGISTRY_CLIENT_ID = os.environ.get("VNEMIS_REGISTRY_CLIENT_ID", "vnemis")
+VNEMIS_REGISTRY_CLIENT_SECRET = os.environ.get("VNEMIS_REGISTRY_CLIENT_SECRET", "dev-secret")
+VNEMIS_REGISTRY_TIMEOUT = float(os.environ.get("VNEMIS_REGISTRY_TIMEOUT", "10"))
+VNEMIS_REGISTRY_CONCURRENCY = int(os.environ.get("VNEMIS_REGISTRY_CONCURRENCY", "8"))

@@ -1,0 +1,1 @@
+"""Identity: verification against the population registry, record linkage, duplicate merge."""

@@ -1,0 +1,168 @@
+"""Reads of identity data, scoped to the viewer; lists of persons are audited like the registry's."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from vnemis.core.audit import audit_record
+from vnemis.orgs.models import Organisation, User
+from vnemis.registry.models import ACTIVE_STATUSES, Enrolment
+from vnemis.registry.selectors import organisation_get, school_year_current
+
+from .models import ReviewItem, VerificationRate, VerificationRun, VerificationStatus
+
+Status = VerificationStatus
+TO_FIX = (Status.MISMATCH, Status.NOT_FOUND, Status.NO_ID)
+
+# What the school should check for each outcome (shown beside each pupil).
+ADVICE = {
+    "citizen_id": gettext_lazy(
+        "Số định danh cá nhân khác với CSDL dân cư: đối chiếu với giấy khai sinh hoặc thẻ căn cước."
+    ),
+    "full_name": gettext_lazy(
+        "Họ tên khác với CSDL dân cư: kiểm tra dấu, chính tả và thứ tự tên đệm theo giấy khai sinh."
+    ),
+    "birth_date": gettext_lazy(
+        "Ngày sinh khác với CSDL dân cư: kiểm tra ngày và tháng có bị đảo không."
+    ),
+    "sex": gettext_lazy("Giới tính khác với CSDL dân cư."),
+    Status.NOT_FOUND: gettext_lazy(
+        "Số định danh không có trong CSDL dân cư: kiểm tra từng chữ số, có thể nhập nhầm."
+    ),
+    Status.NO_ID: gettext_lazy(
+        "Chưa có số định danh cá nhân 12 số: bổ sung theo giấy khai sinh hoặc thẻ căn cước."
+    ),
+}
+FIELD_LABELS = {
+    "citizen_id": gettext_lazy("Số định danh"),
+    "full_name": gettext_lazy("Họ tên"),
+    "birth_date": gettext_lazy("Ngày sinh"),
+    "sex": gettext_lazy("Giới tính"),
+}
+
+
+@dataclass(frozen=True)
+class PupilToFix:
+    person_id: int
+    full_name: str
+    birth_date: object
+    sex: str
+    class_name: str
+    status: str
+    status_label: str
+    mismatched: list[str]
+    advice: list[str]
+
+
+def _school_in_scope(viewer: User, code: str) -> Organisation:
+    school = organisation_get(viewer=viewer, code=code)
+    if school.kind not in Organisation.SCHOOL_KINDS:
+        raise PermissionDenied(_("Đơn vị này không phải là trường."))
+    return school
+
+
+def pupils_to_fix(
+    *, viewer: User, code: str, after: int = 0, limit: int = 50
+) -> tuple[Organisation, list[PupilToFix], int | None]:
+    """This year's pupils of a school whose identity did not check out, in id order (keyset)."""
+    school = _school_in_scope(viewer, code)
+    year = school_year_current()
+    rows = list(
+        Enrolment.objects.filter(
+            school=school,
+            school_year=year,
+            status__in=ACTIVE_STATUSES,
+            pupil__verification__status__in=TO_FIX,
+            pupil_id__gt=after,
+        )
+        .order_by("pupil_id")
+        .values_list(
+            "pupil_id",
+            "pupil__full_name",
+            "pupil__birth_date",
+            "pupil__sex",
+            "school_class__name",
+            "pupil__verification__status",
+            "pupil__verification__mismatched",
+        )[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    labels = dict(Status.choices)
+    pupils = [
+        PupilToFix(
+            person_id=pid,
+            full_name=name,
+            birth_date=born,
+            sex=sex,
+            class_name=class_name,
+            status=status,
+            status_label=str(labels[status]),
+            mismatched=[str(FIELD_LABELS.get(f, f)) for f in mismatched or []],
+            advice=[str(ADVICE[f]) for f in (mismatched or [status]) if f in ADVICE],
+        )
+        for pid, name, born, sex, class_name, status, mismatched in rows
+    ]
+    if pupils:
+        audit_record(
+            actor=viewer,
+            action="read",
+            object_type="person_list",
+            detail={"list": "identity_to_fix", "ids": [p.person_id for p in pupils]},
+        )
+    return school, pupils, (pupils[-1].person_id if more else None)
+
+
+@dataclass(frozen=True)
+class RateRow:
+    organisation: Organisation
+    rate: VerificationRate | None
+
+
+def rates_overview(*, viewer: User, code: str | None = None):
+    """An organisation's latest rates, its children's (provinces or schools) and its trend."""
+    if code is None:
+        org = viewer.scope if viewer.scope_id else Organisation.objects.get(parent__isnull=True)
+    else:
+        org = organisation_get(viewer=viewer, code=code)
+    latest = VerificationRate.objects.filter(organisation=org).aggregate(day=Max("day"))["day"]
+    children = list(Organisation.objects.filter(parent=org).order_by("code"))
+    by_org = {
+        r.organisation_id: r
+        for r in VerificationRate.objects.filter(day=latest, organisation__in=children)
+    }
+    own = VerificationRate.objects.filter(organisation=org, day=latest).first()
+    trend = list(
+        VerificationRate.objects.filter(organisation=org)
+        .order_by("-day")
+        .values("day", "persons", "verified")[:90]
+    )[::-1]
+    rows = [RateRow(c, by_org.get(c.pk)) for c in children]
+    rows.sort(key=lambda r: (r.rate is None, r.rate.share_verified if r.rate else 0))
+    return org, own, rows, trend
+
+
+def runs_visible(*, viewer: User, limit: int = 20):
+    runs = VerificationRun.objects.select_related("scope", "job").order_by("-created_at")
+    if viewer.scope_id and not viewer.is_superuser:
+        from vnemis.orgs.scope import org_ids_in_scope
+
+        runs = runs.filter(scope_id__in=org_ids_in_scope(viewer))
+    return list(runs[:limit])
+
+
+def review_items_visible(*, viewer: User, kind: str, status: str = ReviewItem.Status.PENDING):
+    """Review items of the viewer's provinces (a Department sees its own, the Ministry all)."""
+    items = ReviewItem.objects.filter(kind=kind, status=status).select_related(
+        "person", "other_person"
+    )
+    if viewer.is_superuser and not viewer.scope_id:
+        return items
+    if viewer.role == User.Role.MINISTRY:
+        return items
+    if viewer.role == User.Role.DEPARTMENT and viewer.scope and viewer.scope.province_id:
+        return items.filter(province_code=viewer.scope.province.code)
+    raise PermissionDenied(_("Chỉ cán bộ Sở và Bộ được xem danh sách cần đối chiếu."))

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.identity_home, name="identity_home"),
+    path("schools/<str:code>/", views.school_fix, name="identity_school"),
+    path("persons/<int:person_id>/correct/", views.person_correct, name="identity_person_correct"),
+    path("persons/<int:person_id>/verify/", views.person_reverify, name="identity_person_reverify"),
+    path("rates/", views.rates, name="identity_rates"),
+    path("rates/<str:code>/", views.rates, name="identity_rates_of"),
+    path("runs/", views.runs, name="identity_runs"),
+]
