@@ -18,6 +18,7 @@ from vnemis.core.api_errors import ApiError, invalid_cursor
 from vnemis.core.pagination import CursorError
 from vnemis.exchange.api import router as exchange_router
 from vnemis.geo.api import router as geo_router
+from vnemis.identity.api import router as identity_router
 from vnemis.orgs.api import router as orgs_router
 from vnemis.orgs.tokens import api_token_authenticate
 from vnemis.registry.api import router as registry_router
@@ -153,3 +154,4 @@ api.add_router("/units", geo_router)
 api.add_router("/organisations", orgs_router)
 api.add_router("/", registry_router)
 api.add_router("/", exchange_router)
+api.add_router("/identity", identity_router)

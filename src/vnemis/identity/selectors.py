@@ -154,11 +154,15 @@ def runs_visible(*, viewer: User, limit: int = 20):
     return list(runs[:limit])
 
 
-def review_items_visible(*, viewer: User, kind: str, status: str = ReviewItem.Status.PENDING):
+def review_items_visible(
+    *, viewer: User, kind: str, status: str | None = ReviewItem.Status.PENDING
+):
     """Review items of the viewer's provinces (a Department sees its own, the Ministry all)."""
-    items = ReviewItem.objects.filter(kind=kind, status=status).select_related(
-        "person", "other_person"
+    items = ReviewItem.objects.filter(kind=kind).select_related(
+        "person__birth_province", "other_person__birth_province"
     )
+    if status is not None:
+        items = items.filter(status=status)
     if viewer.is_superuser and not viewer.scope_id:
         return items
     if viewer.role == User.Role.MINISTRY:
@@ -166,3 +170,71 @@ def review_items_visible(*, viewer: User, kind: str, status: str = ReviewItem.St
     if viewer.role == User.Role.DEPARTMENT and viewer.scope and viewer.scope.province_id:
         return items.filter(province_code=viewer.scope.province.code)
     raise PermissionDenied(_("Chỉ cán bộ Sở và Bộ được xem danh sách cần đối chiếu."))
+
+
+def review_item_get(*, viewer: User, item_id: int) -> ReviewItem:
+    item = None
+    for kind in ReviewItem.Kind.values:
+        items = review_items_visible(viewer=viewer, kind=kind, status=None)
+        item = item or items.filter(pk=item_id).first()
+    if item is None:
+        raise PermissionDenied(_("Cặp hồ sơ không tồn tại hoặc nằm ngoài phạm vi của bạn."))
+    audit_record(
+        actor=viewer,
+        action="read",
+        object_type="review_item",
+        object_id=item.pk,
+        detail={"ids": [i for i in (item.person_id, item.other_person_id) if i]},
+    )
+    return item
+
+
+@dataclass(frozen=True)
+class Side:
+    title: str
+    person_id: int | None
+    values: dict
+
+
+def _side_of(person) -> dict:
+    return {
+        "full_name": person.full_name,
+        "birth_date": person.birth_date.strftime("%d/%m/%Y"),
+        "sex": person.get_sex_display(),
+        "birth_province": person.birth_province.name if person.birth_province_id else "—",
+        "education_id": person.education_id,
+    }
+
+
+def review_sides(item: ReviewItem) -> tuple[Side, Side]:
+    """The two records as shown side by side (the registry's as its extract gave it)."""
+    left = Side(_("Hồ sơ ngành giáo dục"), item.person_id, _side_of(item.person))
+    if item.kind == ReviewItem.Kind.DUPLICATE and item.other_person_id:
+        right = Side(_("Hồ sơ trùng"), item.other_person_id, _side_of(item.other_person))
+    else:
+        right = Side(_("CSDL quốc gia về dân cư"), None, dict(item.candidate))
+    return left, right
+
+
+def merges_visible(*, viewer: User, limit: int = 100):
+    from .models import Merge
+
+    merges = Merge.objects.select_related("survivor", "merged_by", "undone_by")
+    if (viewer.is_superuser and not viewer.scope_id) or viewer.role == User.Role.MINISTRY:
+        return list(merges[:limit])
+    if viewer.role == User.Role.DEPARTMENT and viewer.scope and viewer.scope.province_id:
+        return list(merges.filter(survivor__province_code=viewer.scope.province.code)[:limit])
+    raise PermissionDenied(_("Chỉ cán bộ Sở và Bộ được xem các lần hợp nhất."))
+
+
+def merge_get(*, viewer: User, merge_id: int):
+    from .models import Merge
+
+    merges_visible(viewer=viewer, limit=0)  # refuses roles without access
+    merge = Merge.objects.filter(pk=merge_id).first()
+    if merge is not None and (
+        viewer.role != User.Role.DEPARTMENT
+        or merge.survivor.province_code == viewer.scope.province.code
+    ):
+        return merge
+    raise PermissionDenied(_("Không tìm thấy lần hợp nhất này trong phạm vi của bạn."))

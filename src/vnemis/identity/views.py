@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,7 +18,10 @@ from vnemis.registry.selectors import organisation_get, person_get
 
 from . import selectors
 from .actions import verification_start
+from .merge import merge_undo
+from .models import ReviewItem
 from .registry_client import RegistryError
+from .review import review_decide
 from .verification import verify_person_now
 
 RESULT_MESSAGES = {
@@ -185,4 +189,72 @@ def runs(request):
         request,
         "identity/runs.html",
         {"runs": selectors.runs_visible(viewer=user), "scope": user.scope},
+    )
+
+
+# --- clerical review ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def review_list(request, kind: str):
+    if kind not in ReviewItem.Kind.values:
+        raise Http404
+    items = list(selectors.review_items_visible(viewer=request.user, kind=kind)[:100])
+    return render(
+        request,
+        "identity/review_list.html",
+        {"items": items, "kind": kind, "kind_label": ReviewItem.Kind(kind).label},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_detail(request, item_id: int):
+    """One pair side by side, with the weight of each field; accept or reject."""
+    item = selectors.review_item_get(viewer=request.user, item_id=item_id)
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        if decision not in ("accept", "reject"):
+            messages.error(request, _("Hãy chọn chấp nhận hoặc từ chối."))
+        else:
+            survivor = request.POST.get("survivor", "")
+            try:
+                review_decide(
+                    actor=request.user,
+                    item=item,
+                    accept=decision == "accept",
+                    note=request.POST.get("note", ""),
+                    survivor_id=int(survivor) if survivor.isdigit() else None,
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("Đã ghi nhận quyết định."))
+                return redirect("identity_review", kind=item.kind)
+    return render(
+        request,
+        "identity/review_detail.html",
+        {"item": item, "sides": selectors.review_sides(item)},
+    )
+
+
+@login_required
+@require_POST
+def merge_undo_view(request, merge_id: int):
+    merge = selectors.merge_get(viewer=request.user, merge_id=merge_id)
+    try:
+        merge_undo(actor=request.user, merge=merge)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Đã hoàn tác việc hợp nhất."))
+    return redirect("identity_merges")
+
+
+@login_required
+@require_GET
+def merges(request):
+    return render(
+        request, "identity/merges.html", {"merges": selectors.merges_visible(viewer=request.user)}
     )
