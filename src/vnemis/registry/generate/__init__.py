@@ -16,6 +16,7 @@ import polars as pl
 
 from vnemis.registry.exchange_format import ENTITIES, FORMAT_VERSION, SCHOOLS
 
+from .citizens import CITIZEN_SCHEMA, build_citizens
 from .config import DEFAULT_STUDENTS, XLSX_MAX_ROWS, GenerateConfig, GenerateError, NoiseConfig
 from .geography import Province, load_from_package, region_of
 from .noise import apply_noise
@@ -108,6 +109,13 @@ def generate(
         data.add(entity.name, schema_of(entity))
     truth = DatasetWriter(config.out / "ground_truth", config.fmt)
     truth.add("pupils", TRUTH_SCHEMA)
+    # The population registry's own dataset (for ``vnemis sim registry``): always Parquet.
+    registry = DatasetWriter(config.out / "registry", "parquet")
+    registry.add("citizens", CITIZEN_SCHEMA)
+    # IDs only the registry knows come from their own counters, above any the schools' issuer
+    # reaches (about 16 k per prefix nationally), so the two never collide.
+    registry_issuer = CitizenIdIssuer()
+    registry_issuer.counters += 500_000
     higher_ed = plan_higher_education(
         _rng(config.seed, 10**6),
         provinces=[geo[c] for c in codes],
@@ -201,6 +209,17 @@ def generate(
                 }
             ).with_columns(pl.concat_str(pl.lit("P"), "person_id").alias("person_id")),
         )
+        registry.write(
+            "citizens",
+            build_citizens(
+                _rng(config.seed, 2_000_000 + chunk_no),
+                pupils=cohort.frame.filter(pl.Series(~is_dup)),
+                person_ids="P" + pl.Series(cohort.person[~is_dup]).cast(pl.String).str.zfill(10),
+                staff=staff,
+                issuer=registry_issuer,
+                extra_ratio=config.registry_extra_ratio,
+            ),
+        )
         data.write("staff", staff)
         data.write("classes", class_frame)
         data.write("pupils", pupils)
@@ -214,6 +233,7 @@ def generate(
 
     counts = data.close()
     truth_counts = truth.close()
+    registry_counts = registry.close()
     manifest = {
         "format_version": FORMAT_VERSION,
         "generator": "vnemis generate",
@@ -225,6 +245,11 @@ def generate(
         "files": {e.name: f"{e.name}.{config.fmt}" for e in ENTITIES},
         "counts": counts,
         "noise": config.noise.as_dict(),
+        "registry": {
+            "files": {"citizens": "registry/citizens.parquet"},
+            "counts": registry_counts,
+            "extra_ratio": config.registry_extra_ratio,
+        },
         "ground_truth": {
             "files": {"pupils": f"ground_truth/pupils.{config.fmt}"},
             "counts": truth_counts,

@@ -52,6 +52,8 @@ class GenerateConfig:
     year: int = 2025  # the school year starting in September of this year
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     chunk_pupils: int = 200_000  # memory bound: one chunk of schools at a time
+    # Citizens not in school, per pupil or staff member, in the registry simulator's dataset.
+    registry_extra_ratio: float = 1.0
 
     @property
     def school_year(self) -> str:

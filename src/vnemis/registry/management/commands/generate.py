@@ -78,6 +78,12 @@ class Command(BaseCommand):
                 default=None,
                 help=f"Rate of '{kind}'.",
             )
+        parser.add_argument(
+            "--registry-extra-ratio",
+            type=_rate,
+            default=1.0,
+            help="Citizens not in school per person in school, in registry/citizens.parquet.",
+        )
         parser.add_argument("--chunk-pupils", type=int, default=200_000, help="Pupils per chunk.")
         parser.add_argument("--overwrite", action="store_true", help="Replace an earlier dataset.")
         parser.add_argument("--no-progress", action="store_true")
@@ -100,6 +106,7 @@ class Command(BaseCommand):
             year=opts["year"],
             noise=NoiseConfig(**rates),
             chunk_pupils=opts["chunk_pupils"],
+            registry_extra_ratio=opts["registry_extra_ratio"],
         )
         bar = None
 
