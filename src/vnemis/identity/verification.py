@@ -161,6 +161,29 @@ def _units(run: VerificationRun) -> Iterator[Unit]:
         yield unit
 
 
+_UPSERT_SET = (
+    "ON CONFLICT (person_id) DO UPDATE SET status = excluded.status, method = excluded.method, "
+    "mismatched = excluded.mismatched, fingerprint = excluded.fingerprint, "
+    "checked_at = excluded.checked_at, run_id = excluded.run_id"
+)
+# PostgreSQL: the whole batch as arrays, one statement for the outcomes and history together.
+_PG_SAVE = """
+WITH batch AS (
+  SELECT * FROM unnest(%s::bigint[], %s::text[], %s::jsonb[], %s::text[])
+         AS b(person_id, status, mismatched, fingerprint)
+), saved AS (
+  INSERT INTO identity_verification
+         (person_id, status, method, mismatched, fingerprint, checked_at, run_id)
+  SELECT person_id, status, %s, mismatched, fingerprint, %s, %s FROM batch
+  ON CONFLICT (person_id) DO UPDATE SET status = excluded.status, method = excluded.method,
+     mismatched = excluded.mismatched, fingerprint = excluded.fingerprint,
+     checked_at = excluded.checked_at, run_id = excluded.run_id
+)
+INSERT INTO identity_verificationevent (person_id, status, method, mismatched, at, run_id)
+SELECT person_id, status, %s, mismatched, %s, %s FROM batch
+"""
+
+
 def outcomes_save(
     candidates: list[Candidate], *, method: str, run_id: int | None, now=None
 ) -> None:
@@ -168,27 +191,38 @@ def outcomes_save(
     if not candidates:
         return
     now = now or timezone.now()
-    pg = connection.vendor == "postgresql"
-    as_json = "CAST(%s AS jsonb)" if pg else "%s"
-    rows = [
-        (c.person_id, c.status, method, json.dumps(c.mismatched), c.fingerprint, now, run_id)
-        for c in candidates
-    ]
+    mismatched = [json.dumps(c.mismatched) for c in candidates]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _PG_SAVE,
+                [
+                    [c.person_id for c in candidates],
+                    [c.status for c in candidates],
+                    mismatched,
+                    [c.fingerprint for c in candidates],
+                    method,
+                    now,
+                    run_id,
+                    method,
+                    now,
+                    run_id,
+                ],
+            )
+            return
+        rows = [
+            (c.person_id, c.status, method, m, c.fingerprint, now, run_id)
+            for c, m in zip(candidates, mismatched, strict=True)
+        ]
         cursor.executemany(
-            "INSERT INTO identity_verification "  # noqa: S608
+            "INSERT INTO identity_verification "
             "(person_id, status, method, mismatched, fingerprint, checked_at, run_id) "
-            f"VALUES (%s, %s, %s, {as_json}, %s, %s, %s) "
-            "ON CONFLICT (person_id) DO UPDATE SET status = excluded.status, "
-            "method = excluded.method, mismatched = excluded.mismatched, "
-            "fingerprint = excluded.fingerprint, checked_at = excluded.checked_at, "
-            "run_id = excluded.run_id",
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) " + _UPSERT_SET,
             rows,
         )
         cursor.executemany(
-            "INSERT INTO identity_verificationevent "  # noqa: S608
-            "(person_id, status, method, mismatched, at, run_id) "
-            f"VALUES (%s, %s, %s, {as_json}, %s, %s)",
+            "INSERT INTO identity_verificationevent "
+            "(person_id, status, method, mismatched, at, run_id) VALUES (%s, %s, %s, %s, %s, %s)",
             [(r[0], r[1], r[2], r[3], r[5], r[6]) for r in rows],
         )
 

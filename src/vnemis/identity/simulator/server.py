@@ -67,6 +67,7 @@ def item_problem(item) -> dict | None:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small answers must not wait for the client's delayed ACK
     server_version = "vnemis-registry-sim/1"
     registry: Registry  # set on the subclass made by ``make_server``
 
@@ -82,8 +83,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write (``end_headers`` would send the headers alone first).
+        self._headers_buffer.extend((b"\r\n", body))
+        self.flush_headers()
         self.registry.count(f"status_{status}")
 
     def _json(self, status: int, payload: dict, headers: dict | None = None):
