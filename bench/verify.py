@@ -16,7 +16,8 @@ naive way on a sample: one request per person, in sequence, each answer saved on
 
 The last line is one JSON object: persons, seconds, persons_per_s, network_wait_share (time the
 run waited on the registry's answers / its seconds), rerun_seconds, naive_persons_per_s,
-ratio_vs_naive, sim_load_seconds, peak_rss_mb and the run's counts.
+ratio_vs_naive, network_seconds (the requests' own time, summed over the threads), sim_load_seconds,
+peak_rss_mb and the run's counts.
 """
 
 from __future__ import annotations
@@ -251,6 +252,8 @@ def main() -> None:
         "seconds": round(seconds, 2),
         "persons_per_s": round(loaded / seconds),
         "network_wait_share": round(counts["wait_seconds"] / counts["seconds"], 3),
+        # Requests' own time summed over the threads, per second of run: how busy the pool was.
+        "network_seconds": counts["network_seconds"],
         "rerun_seconds": round(rerun, 2),
         "rerun_sent": again.counts["sent"],
         "naive_persons_per_s": round(naive),

@@ -7,7 +7,7 @@ registry's connector creates a delta export, then downloads its Parquet file or 
 import pyarrow.parquet as pq
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from vnemis.core.api_errors import ERROR_RESPONSES, ApiError
 from vnemis.orgs.models import Organisation, User
@@ -75,7 +75,7 @@ def _out(export: EnrichmentExport) -> dict:
 def enrichment_export_create(request: HttpRequest):
     """A new delta: verified citizens whose education attributes changed since the last one."""
     _national(request.auth)
-    return 201, _out(export_create(actor=request.auth))
+    return Status(201, _out(export_create(actor=request.auth)))
 
 
 @router.get("/enrichment/exports", response={200: list[ExportOut], **ERROR_RESPONSES})
@@ -152,7 +152,7 @@ def verification_run_create(request: HttpRequest, body: RunIn):
             403, "forbidden", str(exc), "You may not verify this organisation's data."
         ) from None
     run = VerificationRun.objects.select_related("scope", "job").get(pk=run.pk)
-    return 202, _run_out(run)
+    return Status(202, _run_out(run))
 
 
 @router.get("/verification-runs/{run_id}", response={200: RunOut, **ERROR_RESPONSES})

@@ -355,7 +355,8 @@ def _finish(run, counts, started, waited, client, *, status, error=""):
     counts = {
         **counts,
         "seconds": round(seconds, 3),
-        "wait_seconds": round(waited, 3),
+        "wait_seconds": round(waited, 3),  # the run blocked on answers not yet in
+        "network_seconds": round(client.stats.network_seconds, 3),  # all requests, summed
         "requests": client.stats.requests,
         "retries": client.stats.retries,
     }
