@@ -602,6 +602,11 @@ def test_openapi_document_is_served_and_consistent(client):
         "/submissions/{submission_id}/approve",
         "/submissions/{submission_id}/return",
         "/submissions/{submission_id}/reopen",
+        "/identity/verification-runs",
+        "/identity/verification-runs/{run_id}",
+        "/identity/enrichment/exports",
+        "/identity/enrichment/exports/{export_id}/file",
+        "/identity/enrichment/exports/{export_id}/rows",
     }
     # The published data standard is public: anyone may read it without an account.
     public = {"/standard", "/standard/{entity}", "/standard/{entity}/schema"}
