@@ -81,7 +81,7 @@ class Command(BaseCommand):
         url = f"http://{opts['host']}:{opts['port']}/"
         self._print_logins(logins, raw_token, url)
         if not opts["no_serve"]:
-            self._serve(opts["host"], opts["port"])
+            self._serve(opts["host"], opts["port"], department=school.parent)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -279,9 +279,44 @@ class Command(BaseCommand):
         )
         self.stdout.write("")
 
-    def _serve(self, host: str, port: int) -> None:
+    def _registry_simulator(self, env: dict) -> subprocess.Popen | None:
+        """The population-registry simulator over the demo's citizens, on a free port; the
+        worker and server are pointed at it. None when no dataset carries citizens."""
+        found = sorted(self._demo_dir().glob("dataset_*/registry/citizens.parquet"))
+        if not found:
+            self.stdout.write(
+                self.style.WARNING(
+                    "  No registry/citizens.parquet in the demo data (made before identity "
+                    "existed): run `vnemis demo --reset` for identity verification. / Dữ liệu "
+                    "mẫu chưa có CSDL dân cư mô phỏng: chạy `vnemis demo --reset`."
+                )
+            )
+            return None
+        sim = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "vnemis.identity.simulator", "--citizens", str(found[-1]),
+             "--port", "0", "--quiet"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        line = sim.stdout.readline()
+        url = line.split("listening on ", 1)[-1].split(" ", 1)[0] if "listening on" in line else ""
+        if not url:
+            sim.kill()
+            self.stdout.write(self.style.WARNING(f"  registry simulator did not start: {line!r}"))
+            return None
+        env["VNEMIS_REGISTRY_URL"] = url
+        self.stdout.write(f"  registry simulator / CSDL dân cư mô phỏng: {url}")
+        return sim
+
+    def _serve(self, host: str, port: int, department: Organisation | None = None) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
         base = [sys.executable, "-m", "vnemis.cli"]
+        sim = self._registry_simulator(env)
+        if sim is not None and department is not None:
+            from vnemis.identity.actions import verification_start
+
+            with transaction.atomic():  # the worker verifies the province while you look
+                verification_start(actor=None, scope=department)
         worker = subprocess.Popen([*base, "worker"], env=env)  # noqa: S603
         server = subprocess.Popen(  # noqa: S603
             [*base, "serve", "--host", host, "--port", str(port)], env=env
@@ -301,10 +336,11 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for proc in (server, worker):
+            children = [p for p in (server, worker, sim) if p is not None]
+            for proc in children:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
-            for proc in (server, worker):
+            for proc in children:
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
