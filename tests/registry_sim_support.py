@@ -1,9 +1,21 @@
-"""Start the population-registry simulator as its own process for a test, and write its data."""
+"""Start the population-registry simulator as its own process for a test, and write its data.
+
+``running_simulator(path, token_ttl=1, client=["a:pw:verify"])`` runs
+``python -m vnemis.identity.simulator --citizens PATH --port 0 --token-ttl 1 --client a:pw:verify``
+(keyword options become ``--dashed-options``; a list repeats the option, True is a bare flag),
+waits for its "listening on" line and stops it at exit. The handle holds the URL, the admin key
+and the first client's credentials.
+"""
 
 import contextlib
+import itertools
+import os
 import re
+import select
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +25,8 @@ import polars as pl
 
 from vnemis.registry.generate.citizens import CITIZEN_SCHEMA
 
+START_TIMEOUT = 60.0
+
 
 @dataclass
 class SimHandle:
@@ -21,34 +35,51 @@ class SimHandle:
     client_id: str
     client_secret: str
     process: subprocess.Popen
+    log: Path | None = None  # the simulator's stderr (its request log)
+
+    def _admin(self) -> dict:
+        return {"X-Admin-Key": self.admin_key}
 
     def configure(self, **settings) -> dict:
-        response = httpx.post(
-            f"{self.url}/_sim/config", json=settings, headers={"X-Admin-Key": self.admin_key}
-        )
+        """Change latency and fault settings (``POST /_sim/config``); returns them all."""
+        response = httpx.post(f"{self.url}/_sim/config", json=settings, headers=self._admin())
         response.raise_for_status()
         return response.json()["config"]
 
-    def stats(self) -> dict:
-        response = httpx.get(f"{self.url}/_sim/stats", headers={"X-Admin-Key": self.admin_key})
-        response.raise_for_status()
-        return response.json()["counts"]
+    def calm(self) -> dict:
+        """No latency and no faults (the seed is kept)."""
+        return self.configure(
+            fail_next=[], latency_ms=0, jitter_ms=0, slow_rate=0, error_500_rate=0,
+            error_429_rate=0, timeout_rate=0, drop_rate=0,
+        )  # fmt: skip
 
-    def token(self) -> str:
-        response = httpx.post(
-            f"{self.url}/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-            },
-        )
+    def stats(self) -> dict:
+        """``GET /_sim/stats``: requests, items_verified, by_status, by_fault, per_client, ..."""
+        response = httpx.get(f"{self.url}/_sim/stats", headers=self._admin())
+        response.raise_for_status()
+        return response.json()
+
+    def reset_stats(self) -> None:
+        httpx.post(f"{self.url}/_sim/reset", headers=self._admin()).raise_for_status()
+
+    def token(self, scope: str | None = None) -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        if scope:
+            form["scope"] = scope
+        response = httpx.post(f"{self.url}/oauth/token", data=form)
         response.raise_for_status()
         return response.json()["access_token"]
 
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8") if self.log else ""
+
 
 def write_citizens(path: Path, rows: list[dict]) -> Path:
-    """A small ``citizens.parquet``; missing columns are null."""
+    """A small ``citizens.parquet`` from dicts; missing columns are null."""
     frame = pl.DataFrame(
         [{k: r.get(k) for k in CITIZEN_SCHEMA} for r in rows], schema=CITIZEN_SCHEMA
     )
@@ -67,28 +98,77 @@ def citizen(citizen_id: str, full_name: str, born: date, sex: str, **more) -> di
     }
 
 
+def _arguments(options: dict) -> list[str]:
+    args: list[str] = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list | tuple):
+            for v in value:
+                args += [flag, str(v)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def _first_line(process: subprocess.Popen, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            return process.stdout.readline()
+        if process.poll() is not None:
+            return ""
+    return ""
+
+
 @contextlib.contextmanager
-def running_simulator(citizens: Path, *args: str, log: Path | None = None):
-    """The simulator on a free port; yields a ``SimHandle`` and stops the process at exit."""
-    err = log.open("w") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vnemis.identity.simulator", "--citizens", str(citizens),
-         "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=err,
-        text=True,
-    )  # fmt: skip
-    try:
-        line = process.stdout.readline()
-        found = re.search(r"listening on (http://\S+)", line)
-        if not found:
-            raise RuntimeError(f"the simulator did not start: {line!r}")
-        yield SimHandle(found.group(1), "sim-admin", "vnemis", "dev-secret", process)
-    finally:
-        process.terminate()
+def running_simulator(
+    citizens: Path, *args: str, log: Path | None = None, command: list[str] | None = None, **options
+):
+    """The simulator on a free port; yields a ``SimHandle`` and stops the process at exit.
+
+    ``args`` are raw command-line arguments, ``options`` keyword ones (see the module doc);
+    ``command`` replaces ``python -m vnemis.identity.simulator`` (e.g. with ``vnemis sim registry``).
+    """
+    argv = [*(command or [sys.executable, "-m", "vnemis.identity.simulator"]),
+            "--citizens", str(citizens), "--port", "0", *args, *_arguments(options)]  # fmt: skip
+    clients = options.get("client") or []
+    clients = [clients] if isinstance(clients, str) else list(clients)
+    clients += [a for prev, a in itertools.pairwise(args) if prev == "--client"]
+    client_id, secret = (*clients[0].split(":"), "")[:2] if clients else ("vnemis", "dev-secret")
+    admin_key = options.get("admin_key", "sim-admin")
+    temp = None
+    if log is None:
+        temp = tempfile.NamedTemporaryFile(prefix="registry-sim-", suffix=".log", delete=False)  # noqa: SIM115
+        temp.close()
+        log = Path(temp.name)
+    with log.open("w", encoding="utf-8") as err:
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ}
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if log:
-            err.close()
+            line = _first_line(process, START_TIMEOUT)
+            found = re.search(r"listening on (http://\S+)", line)
+            if not found:
+                process.kill()
+                process.wait()
+                raise RuntimeError(
+                    f"The simulator did not start: {line!r}\n{log.read_text(encoding='utf-8')}"
+                )
+            yield SimHandle(found.group(1), admin_key, client_id, secret, process, log)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout:
+                process.stdout.close()
+    if temp is not None:
+        log.unlink(missing_ok=True)

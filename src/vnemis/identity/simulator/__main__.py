@@ -1,85 +1,110 @@
-"""``python -m vnemis.identity.simulator --citizens PATH --port N``: run the simulator."""
+"""``python -m vnemis.identity.simulator --citizens PATH --port N``: run the simulator.
+
+Prints one line, ``registry simulator listening on http://HOST:PORT (N citizens)``, on stdout
+once it accepts requests (``--port 0`` picks a free port and prints it); the request log goes
+to stderr. SIGTERM and SIGINT stop it.
+"""
 
 import argparse
+import resource
 import signal
 import sys
 import time
 from pathlib import Path
 
-from .access import Quota, Tokens, parse_client
-from .citizens import Citizens
+from .auth import DEFAULT_CLIENT, Tokens, parse_client
+from .citizens import Citizens, CitizensFileError
 from .faults import FaultConfig, Faults
-from .server import Registry, make_server
+from .quota import Quota
+from .server import Simulator, make_server
+
+# Fault settings as options: (option, type, help); defaults are those of ``FaultConfig``.
+FAULT_OPTIONS = (
+    ("latency-ms", float, "added to every answer of /oauth and /api"),
+    ("jitter-ms", float, "plus a uniform random 0..jitter"),
+    ("slow-rate", float, "share of API requests answered slow_ms late"),
+    ("slow-ms", float, "delay of a slow answer"),
+    ("error-500-rate", float, "share of API requests answered 500"),
+    ("error-429-rate", float, "share of API requests answered 429 (Retry-After: 1)"),
+    ("timeout-rate", float, "share of API requests that hang hang_s, then close unanswered"),
+    ("hang-s", float, "how long a timeout fault hangs"),
+    ("drop-rate", float, "share of API requests whose connection is closed unanswered"),
+    ("seed", int, "seed of the random faults and jitter"),
+)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    p = parser or argparse.ArgumentParser(description="Population-registry simulator")
+    p = parser or argparse.ArgumentParser(
+        prog="python -m vnemis.identity.simulator", description="Population-registry simulator"
+    )
     p.add_argument("--citizens", required=True, help="registry/citizens.parquet of a dataset")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument(
         "--client",
         action="append",
-        help="ID:SECRET[:scopes] (repeatable; default vnemis:dev-secret:verify,extract)",
+        help=f"ID:SECRET[:scopes], repeatable; scopes verify,extract (default {DEFAULT_CLIENT})",
     )
-    p.add_argument("--token-ttl", type=float, default=3600)
+    p.add_argument("--token-ttl", type=float, default=3600, help="token lifetime, seconds")
     p.add_argument("--quota", type=int, default=100_000, help="requests per window and client")
-    p.add_argument("--quota-window", type=float, default=60)
-    p.add_argument("--admin-key", default="sim-admin")
-    p.add_argument("--quiet", action="store_true", help="no request log")
-    for name, kind, default in (
-        ("latency-ms", float, 0.0),
-        ("jitter-ms", float, 0.0),
-        ("slow-rate", float, 0.0),
-        ("slow-ms", float, 2000.0),
-        ("error-500-rate", float, 0.0),
-        ("error-429-rate", float, 0.0),
-        ("timeout-rate", float, 0.0),
-        ("hang-s", float, 30.0),
-        ("drop-rate", float, 0.0),
-        ("seed", int, 0),
-    ):
-        p.add_argument(f"--{name}", type=kind, default=default)
+    p.add_argument("--quota-window", type=float, default=60, help="seconds")
+    p.add_argument("--admin-key", default="sim-admin", help="X-Admin-Key for /_sim/*")
+    p.add_argument("--quiet", action="store_true", help="no request log on stderr")
+    defaults = FaultConfig()
+    for option, kind, text in FAULT_OPTIONS:
+        default = getattr(defaults, option.replace("-", "_"))
+        p.add_argument(f"--{option}", type=kind, default=default, help=f"{text} ({default})")
+    p.add_argument(
+        "--fail-next",
+        default="",
+        help="comma-separated faults for the first requests, e.g. 500,drop,429",
+    )
     return p
 
 
-def serve(opts) -> None:
+def serve(opts: argparse.Namespace) -> None:
     started = time.perf_counter()
-    citizens = Citizens.load(Path(opts.citizens))
-    clients = [parse_client(c) for c in (opts.client or ["vnemis:dev-secret:verify,extract"])]
-    faults = Faults(
-        FaultConfig(
-            latency_ms=opts.latency_ms,
-            jitter_ms=opts.jitter_ms,
-            slow_rate=opts.slow_rate,
-            slow_ms=opts.slow_ms,
-            error_500_rate=opts.error_500_rate,
-            error_429_rate=opts.error_429_rate,
-            timeout_rate=opts.timeout_rate,
-            hang_s=opts.hang_s,
-            drop_rate=opts.drop_rate,
-            seed=opts.seed,
-        )
+    try:
+        clients = [parse_client(c) for c in (opts.client or [DEFAULT_CLIENT])]
+        settings = {
+            o.replace("-", "_"): getattr(opts, o.replace("-", "_")) for o, *_ in FAULT_OPTIONS
+        }
+        fail_next = [f for f in opts.fail_next.split(",") if f]
+        faults = Faults(FaultConfig())
+        faults.update({**settings, "fail_next": fail_next})
+        citizens = Citizens.load(Path(opts.citizens))
+    except (ValueError, CitizensFileError) as exc:
+        sys.exit(f"registry simulator: {exc}")
+    loaded = time.perf_counter() - started
+    sim = Simulator(
+        citizens=citizens,
+        tokens=Tokens(clients, opts.token_ttl),
+        quota=Quota(opts.quota, opts.quota_window),
+        faults=faults,
+        admin_key=opts.admin_key,
+        log=None if opts.quiet else sys.stderr,
     )
-    registry = Registry(
-        citizens,
-        Tokens(clients, opts.token_ttl),
-        Quota(opts.quota, opts.quota_window),
-        faults,
-        opts.admin_key,
-    )
-    server = make_server(registry, opts.host, opts.port, quiet=opts.quiet)
+    server = make_server(sim, opts.host, opts.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"registry simulator listening on http://{host}:{port} ({len(citizens):,} citizens, "
-        f"loaded in {time.perf_counter() - started:.1f} s)",
+        f"loaded {len(citizens)} citizens in {loaded:.1f} s "
+        f"(index {citizens.nbytes / 2**20:.0f} MB, peak RSS {peak_mb:.0f} MB)",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(
+        f"registry simulator listening on http://{host}:{port} ({len(citizens)} citizens)",
         flush=True,
     )
     try:
         server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
     finally:
         server.server_close()
+        print("registry simulator stopped", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,71 +1,125 @@
-"""Latency and faults the simulator injects, changeable at run time (``POST /_sim/config``)."""
+"""Latency and faults the simulator injects for tests, changeable at run time (``/_sim/config``).
+
+Faults are drawn from their own seeded generator, separate from the latency jitter, so a seed
+gives the same sequence of faults whatever the jitter. ``fail_next`` scripts exact sequences:
+its faults apply to the next API requests in order, before any random draw.
+"""
 
 import random
 import threading
 from dataclasses import asdict, dataclass, field, fields
 
 FAULTS = ("500", "429", "timeout", "drop", "slow")
+RATES = ("drop_rate", "timeout_rate", "error_500_rate", "error_429_rate", "slow_rate")
+RATE_FAULT = dict(zip(RATES, ("drop", "timeout", "500", "429", "slow"), strict=True))
+DURATIONS = ("latency_ms", "jitter_ms", "slow_ms", "hang_s")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaultConfig:
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
+    latency_ms: float = 0.0  # added to every answer of /oauth and /api
+    jitter_ms: float = 0.0  # plus a uniform 0..jitter_ms
     slow_rate: float = 0.0
     slow_ms: float = 2_000.0
     error_500_rate: float = 0.0
     error_429_rate: float = 0.0
-    timeout_rate: float = 0.0
+    timeout_rate: float = 0.0  # hang for hang_s, then close without answering
     hang_s: float = 30.0
-    drop_rate: float = 0.0
+    drop_rate: float = 0.0  # close the connection at once without answering
     seed: int = 0
-    fail_next: list[str] = field(default_factory=list)  # faults for the next requests, in order
+    fail_next: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "fail_next": list(self.fail_next)}
+
+
+def checked(changes: dict) -> dict:
+    """The changes as typed values; ValueError with a sentence naming what is wrong."""
+    if not isinstance(changes, dict):
+        raise ValueError("The configuration must be a JSON object.")
+    known = {f.name for f in fields(FaultConfig)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+        )
+    out: dict = {}
+    for name, value in changes.items():
+        if name == "fail_next":
+            if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+                raise ValueError("fail_next must be a list of fault names.")
+            bad = [f for f in value if f not in FAULTS]
+            if bad:
+                raise ValueError(
+                    f"Unknown fault(s) in fail_next: {', '.join(bad)}. Known: {', '.join(FAULTS)}."
+                )
+            out[name] = tuple(value)
+        elif name == "seed":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError("seed must be an integer.")
+            out[name] = value
+        else:
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a number of at least 0.")
+            if name in RATES and value > 1:
+                raise ValueError(f"{name} is a fraction of requests, between 0 and 1.")
+            out[name] = float(value)
+    return out
 
 
 class Faults:
     def __init__(self, config: FaultConfig):
         self._lock = threading.Lock()
         self.config = config
-        self._rng = random.Random(config.seed)  # reproducible fault draws, not secrecy
+        self._check_rates(config)
+        # Reproducible draws for tests, not secrecy.
+        self._faults = random.Random(config.seed)
+        self._jitter = random.Random(config.seed + 1)
+
+    @staticmethod
+    def _check_rates(config: FaultConfig) -> None:
+        total = sum(getattr(config, r) for r in RATES)
+        if total > 1 + 1e-9:
+            raise ValueError(
+                f"The fault rates add up to {total:g}; together they must be at most 1."
+            )
 
     def update(self, changes: dict) -> FaultConfig:
-        known = {f.name for f in fields(FaultConfig)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        bad = [f for f in changes.get("fail_next", []) if f not in FAULTS]
-        if bad:
-            raise ValueError(f"unknown fault(s) in fail_next: {', '.join(bad)}")
+        """Apply some settings (the others stay); a new seed restarts both generators."""
+        typed = checked(changes)
         with self._lock:
-            merged = {**asdict(self.config), **changes}
-            self.config = FaultConfig(**merged)
-            if "seed" in changes:
-                self._rng = random.Random(self.config.seed)
-            return self.config
+            config = FaultConfig(**{**asdict(self.config), **typed})
+            self._check_rates(config)
+            self.config = config
+            if "seed" in typed:
+                self._faults = random.Random(config.seed)
+                self._jitter = random.Random(config.seed + 1)
+            return config
 
-    def draw(self) -> tuple[str | None, float]:
-        """The fault for this request (or None) and the delay in seconds before answering."""
+    def latency(self) -> float:
+        """Seconds to wait before any answer."""
         with self._lock:
             c = self.config
-            delay = (c.latency_ms + self._rng.uniform(0, c.jitter_ms)) / 1000
+            jitter = self._jitter.uniform(0, c.jitter_ms) if c.jitter_ms else 0.0
+            return (c.latency_ms + jitter) / 1000
+
+    def draw(self) -> tuple[str | None, float]:
+        """The fault for this API request (or None), and how long it holds the answer back."""
+        with self._lock:
+            c = self.config
             if c.fail_next:
-                fault = c.fail_next.pop(0)
+                fault: str | None = c.fail_next[0]
+                self.config = FaultConfig(**{**asdict(c), "fail_next": c.fail_next[1:]})
             else:
                 fault = None
-                roll = self._rng.random()
-                for name, rate in (
-                    ("drop", c.drop_rate),
-                    ("timeout", c.timeout_rate),
-                    ("500", c.error_500_rate),
-                    ("429", c.error_429_rate),
-                    ("slow", c.slow_rate),
-                ):
-                    if roll < rate:
-                        fault = name
+                roll = self._faults.random()
+                for rate in RATES:
+                    if roll < getattr(c, rate):
+                        fault = RATE_FAULT[rate]
                         break
-                    roll -= rate
+                    roll -= getattr(c, rate)
             if fault == "slow":
-                delay += c.slow_ms / 1000
-            elif fault == "timeout":
-                delay += c.hang_s
-            return fault, delay
+                return fault, c.slow_ms / 1000
+            if fault == "timeout":
+                return fault, c.hang_s
+            return fault, 0.0

@@ -1,293 +1,385 @@
-"""The simulator's HTTP service (standard library ``ThreadingHTTPServer``, HTTP/1.1 keep-alive)."""
+"""The simulator's HTTP service: standard-library ``ThreadingHTTPServer``, HTTP/1.1 keep-alive.
 
+One thread per connection; the handler routes, authenticates, applies the quota, latency and
+faults, then calls the operation in ``api``. The request log names the endpoint, status, time,
+client and fault, never a citizen ID or a name (paths are logged only when they are known
+routes, and bodies never).
+"""
+
+import base64
+import binascii
 import json
-import re
+import secrets
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
-from collections import Counter
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from typing import TextIO
+from urllib.parse import parse_qs, urlsplit
 
-from .access import Quota, Tokens
+from . import api
+from .api import ApiError
+from .auth import Grant, TokenError, Tokens
 from .citizens import Citizens
 from .faults import Faults
+from .quota import Quota
+from .stats import Stats
 
-BATCH_LIMIT = 1_000
-MAX_EXTRACT_YEARS = 5
-MAX_BODY = 2 * 1024 * 1024
-CITIZEN_ID = re.compile(r"^\d{12}$")
+MAX_BODY = 4 * 1024 * 1024
 
-
-class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
-
-
-class Registry:
-    """What the handler threads share: citizens, access, quota, faults and counters."""
-
-    def __init__(self, citizens: Citizens, tokens: Tokens, quota: Quota, faults: Faults, admin_key):
-        self.citizens, self.tokens, self.quota, self.faults = citizens, tokens, quota, faults
-        self.admin_key = admin_key
-        self.stats = Counter()
-        self.per_client = Counter()
-        self.lock = threading.Lock()
-
-    def count(self, *keys: str, client: str | None = None, items: int = 0) -> None:
-        with self.lock:
-            for key in keys:
-                self.stats[key] += 1
-            if client:
-                self.per_client[client] += 1
-            self.stats["items_verified"] += items
+# path → (method → (handler method, scope for /api routes)); anything else is 404 or 405.
+ROUTES: dict[str, dict[str, tuple[str, str | None]]] = {
+    "/healthz": {"GET": ("_healthz", None)},
+    "/oauth/token": {"POST": ("_token", None)},
+    "/api/v1/citizens/verify": {"POST": ("_verify_one", "verify")},
+    "/api/v1/citizens/verify/batch": {"POST": ("_verify_batch", "verify")},
+    "/api/v1/extracts/cohort": {"POST": ("_extract", "extract")},
+    "/_sim/config": {"GET": ("_config_get", None), "POST": ("_config_set", None)},
+    "/_sim/stats": {"GET": ("_stats", None)},
+    "/_sim/reset": {"POST": ("_reset", None)},
+}
 
 
-def item_problem(item) -> dict | None:
-    """What is wrong with one verification item, naming the field (None: well formed)."""
-    if not isinstance(item, dict):
-        return {"code": "not_an_object", "field": None, "message": "each item must be an object"}
-    for name in ("citizen_id", "full_name", "birth_date", "sex"):
-        if not isinstance(item.get(name), str) or not item[name].strip():
-            return {"code": "missing_field", "field": name, "message": f"{name} is required"}
-    if not CITIZEN_ID.match(item["citizen_id"]):
-        return {"code": "invalid_citizen_id", "field": "citizen_id", "message": "12 digits"}
-    try:
-        date.fromisoformat(item["birth_date"])
-    except ValueError:
-        return {"code": "invalid_date", "field": "birth_date", "message": "YYYY-MM-DD"}
-    if item["sex"] not in ("M", "F"):
-        return {"code": "invalid_sex", "field": "sex", "message": "M or F"}
-    return None
+@dataclass
+class Simulator:
+    """What the handler threads share."""
+
+    citizens: Citizens
+    tokens: Tokens
+    quota: Quota
+    faults: Faults
+    admin_key: str
+    stats: Stats = field(default_factory=Stats)
+    log: TextIO | None = None  # None: no request log
+    _log_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def write_log(self, line: str) -> None:
+        if self.log is None:
+            return
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self._log_lock:
+            self.log.write(f"{stamp} {line}\n")
+            self.log.flush()
+
+
+class Dropped(Exception):
+    """The connection was closed on purpose without an answer (a fault)."""
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # small answers must not wait for the client's delayed ACK
     server_version = "vnemis-registry-sim/1"
-    registry: Registry  # set on the subclass made by ``make_server``
+    timeout = 120  # seconds an idle keep-alive connection is kept
+    sim: Simulator  # set on the subclass made by ``make_server``
 
-    # --- plumbing ---------------------------------------------------------------------------
+    # --- dispatch -----------------------------------------------------------------------------
 
-    def log_message(self, format, *args):  # request lines carry no personal data: paths only
-        if not getattr(self.server, "quiet", False):
-            sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_PATCH(self):
+        self._dispatch("PATCH")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        self._started = time.perf_counter()
+        path = urlsplit(self.path).path
+        self._route = path if path in ROUTES else "(unknown path)"
+        self._service = path == "/oauth/token" or path.startswith("/api/")
+        self._latency = self.sim.faults.latency() if self._service else 0.0
+        self._note: dict[str, object] = {}
+        if self._service:
+            self.sim.stats.request(self._route)
+        try:
+            body = self._read_body()
+            methods = ROUTES.get(path)
+            if methods is None:
+                raise ApiError(404, "not_found", "There is no endpoint at this path.")
+            if method not in methods:
+                allowed = ", ".join(methods)
+                raise ApiError(
+                    405,
+                    "method_not_allowed",
+                    f"Use {allowed} for this endpoint.",
+                    headers={"Allow": allowed},
+                )
+            name, scope = methods[method]
+            if path.startswith("/_sim/"):
+                self._admin()
+            if scope:
+                self._api(scope, getattr(self, name), body)
+            else:
+                getattr(self, name)(body)
+        except ApiError as exc:
+            self._json(exc.status, exc.body(), exc.headers)
+        except Dropped as exc:
+            self._log(str(exc))
+        except Exception as exc:  # a bug here: answer without details, log only its type
+            self._note["exception"] = type(exc).__name__
+            self.close_connection = True
+            self._json(
+                500,
+                {"error": {"code": "internal_error", "message": "The simulator failed."}},
+            )
+
+    def _api(self, scope: str, operation, body: bytes) -> None:
+        grant = self._authenticate(scope)
+        client_id = grant.client.client_id
+        self._note["client"] = client_id
+        self.sim.stats.client_request(client_id)
+        wait = self.sim.quota.take(client_id)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "quota_exceeded",
+                f"The request quota of this client is used up; retry in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        fault, hold = self.sim.faults.draw()
+        if fault:
+            self._note["fault"] = fault
+            self.sim.stats.fault(fault)
+        if hold:
+            time.sleep(hold)
+        if fault in ("drop", "timeout"):
+            self._drop()
+            raise Dropped(fault)
+        if fault == "500":
+            raise ApiError(500, "internal_error", "Simulated server error; try again later.")
+        if fault == "429":
+            raise ApiError(
+                429,
+                "rate_limited",
+                "Simulated overload; try again later.",
+                headers={"Retry-After": "1"},
+            )
+        operation(grant, self._payload(body))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def log_request(self, code="-", size="-"):  # our own line per request, in ``_send``
+        pass
+
+    def log_error(self, format, *args):  # the default would print the raw request line
+        code = args[0] if args and isinstance(args[0], int) else None
+        what = f"protocol error {code}" if code else "connection closed (idle or malformed)"
+        self.sim.write_log(what)
+
+    def _log(self, status) -> None:
+        ms = (time.perf_counter() - self._started) * 1000
+        notes = "".join(f" {k}={v}" for k, v in self._note.items())
+        self.sim.write_log(f"{self.command} {self._route} {status} {ms:.1f}ms{notes}")
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
+        if self._latency:
+            time.sleep(self._latency)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         # Headers and body in one write (``end_headers`` would send the headers alone first).
         self._headers_buffer.extend((b"\r\n", body))
-        self.flush_headers()
-        self.registry.count(f"status_{status}")
+        try:
+            self.flush_headers()
+        except OSError:  # the client went away
+            self.close_connection = True
+        if self._service:
+            self.sim.stats.answered(status)
+        self._log(status)
 
     def _json(self, status: int, payload: dict, headers: dict | None = None):
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        # ASCII escapes: a caller's ``ref`` may hold text that is not valid UTF-8 (surrogates).
+        body = json.dumps(payload, separators=(",", ":")).encode()
         self._send(status, body, "application/json; charset=utf-8", headers)
 
-    def _refuse(self, exc: Refusal):
-        self._json(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise Refusal(413, "too_large", f"request body above {MAX_BODY} bytes")
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            raise ApiError(411, "length_required", "Send the body with a Content-Length.")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise ApiError(400, "invalid_request", "Content-Length is not a number.") from None
+        if length > MAX_BODY or length < 0:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise ApiError(
+                413, "body_too_large", f"A request body holds at most {MAX_BODY:,} bytes."
+            )
         return self.rfile.read(length) if length else b""
 
-    def _json_body(self):
-        raw = self._body()
+    @staticmethod
+    def _payload(body: bytes):
+        if not body.strip():
+            raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
         try:
-            return json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise Refusal(400, "invalid_json", "the body is not JSON") from None
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
-    def _drop(self):
+    def _drop(self) -> None:
         """Close the TCP connection abruptly, without an answer."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
-    # --- routes -----------------------------------------------------------------------------
+    def _admin(self) -> None:
+        given = self.headers.get("X-Admin-Key", "")
+        if not secrets.compare_digest(given.encode(), self.sim.admin_key.encode()):
+            raise ApiError(401, "invalid_admin_key", "The X-Admin-Key header is missing or wrong.")
 
-    def do_GET(self):
-        try:
-            if self.path == "/healthz":
-                return self._json(200, {"status": "ok", "citizens": len(self.registry.citizens)})
-            if self.path == "/_sim/stats":
-                self._admin()
-                with self.registry.lock:
-                    stats = {
-                        "counts": dict(self.registry.stats),
-                        "clients": dict(self.registry.per_client),
-                    }
-                return self._json(200, stats)
-            raise Refusal(404, "not_found", "no such endpoint")
-        except Refusal as exc:
-            self._refuse(exc)
+    def _authenticate(self, scope: str) -> Grant:
+        auth = self.headers.get("Authorization", "")
+        grant = None
+        if auth[:7].lower() == "bearer ":
+            grant = self.sim.tokens.grant_of(auth[7:].strip())
+        if grant is None:
+            raise ApiError(
+                401,
+                "invalid_token",
+                "A valid bearer token is required; get one from /oauth/token.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if scope not in grant.scopes:
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"This client's token lacks the '{scope}' scope.",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            )
+        return grant
 
-    def do_POST(self):
-        try:
-            if self.path == "/oauth/token":
-                return self._token()
-            if self.path == "/_sim/config":
-                self._admin()
-                try:
-                    config = self.registry.faults.update(self._json_body() or {})
-                except (TypeError, ValueError) as exc:
-                    raise Refusal(400, "invalid_config", str(exc)) from None
-                return self._json(200, {"config": config.__dict__})
-            routes = {
-                "/api/v1/citizens/verify": ("verify", self._verify_one),
-                "/api/v1/citizens/verify/batch": ("verify", self._verify_batch),
-                "/api/v1/extracts/cohort": ("extract", self._extract),
-            }
-            if self.path not in routes:
-                self._body()
-                raise Refusal(404, "not_found", "no such endpoint")
-            scope, handler = routes[self.path]
-            client = self._client(scope)
-            self.registry.count("requests", client=client)
-            fault, delay = self.registry.faults.draw()
-            if fault:
-                self.registry.count(f"fault_{fault}")
-            body_error = None
-            try:
-                payload = self._json_body()
-            except Refusal as exc:
-                body_error = exc
-            if delay:
-                time.sleep(delay)
-            if fault in ("drop", "timeout"):
-                return self._drop()
-            if fault == "500":
-                raise Refusal(500, "internal_error", "simulated server error")
-            if fault == "429":
-                raise Refusal(429, "rate_limited", "simulated overload", {"Retry-After": "1"})
-            if body_error:
-                raise body_error
-            handler(payload)
-        except Refusal as exc:
-            self._refuse(exc)
+    # --- endpoints ----------------------------------------------------------------------------
 
-    def _admin(self):
-        if self.headers.get("X-Admin-Key") != self.registry.admin_key:
-            raise Refusal(401, "unauthorised", "admin key required")
+    def _healthz(self, body: bytes) -> None:
+        self._json(200, {"status": "ok", "citizens": len(self.sim.citizens)})
 
-    def _token(self):
-        raw = self._body()
+    def _token(self, body: bytes) -> None:
         kind = self.headers.get("Content-Type", "")
         if kind.startswith("application/json"):
-            try:
-                form = json.loads(raw or b"{}")
-            except ValueError:
-                raise Refusal(400, "invalid_request", "the body is not JSON") from None
+            form = self._payload(body)
+            if not isinstance(form, dict):
+                raise ApiError(400, "invalid_request", "The body must be a JSON object.")
         else:
-            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "invalid_request", "The form is not UTF-8.") from None
+            form = {k: v[0] for k, v in parse_qs(text).items()}
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        basic = self.headers.get("Authorization", "")
+        if basic[:6].lower() == "basic ":
+            try:
+                client_id, _, secret = (
+                    base64.b64decode(basic[6:].strip(), validate=True).decode().partition(":")
+                )
+            except (binascii.Error, UnicodeDecodeError):
+                raise ApiError(
+                    400, "invalid_request", "The Basic credentials are malformed."
+                ) from None
         if form.get("grant_type") != "client_credentials":
-            raise Refusal(400, "unsupported_grant_type", "grant_type must be client_credentials")
-        token = self.registry.tokens.issue(
-            str(form.get("client_id", "")), str(form.get("client_secret", ""))
-        )
-        if token is None:
-            raise Refusal(401, "invalid_client", "unknown client or wrong secret")
+            raise ApiError(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be client_credentials.",
+                field="grant_type",
+            )
+        if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id:
+            raise ApiError(400, "invalid_request", "client_id and client_secret are required.")
+        scope = form.get("scope")
+        try:
+            token, grant = self.sim.tokens.issue(
+                client_id, secret, scope if isinstance(scope, str) else None
+            )
+        except TokenError as exc:
+            status = 401 if exc.code == "invalid_client" else 400
+            raise ApiError(status, exc.code, exc.message) from None
+        self._note["client"] = client_id
         self._json(
             200,
             {
                 "access_token": token,
                 "token_type": "Bearer",
-                "expires_in": int(self.registry.tokens.ttl),
+                "expires_in": self.sim.tokens.expires_in,
+                "scope": " ".join(sorted(grant.scopes)),
             },
+            {"Cache-Control": "no-store"},
         )
 
-    def _client(self, scope: str) -> str:
-        auth = self.headers.get("Authorization", "")
-        client = None
-        if auth.startswith("Bearer "):
-            client = self.registry.tokens.client_of(auth[7:].strip())
-        if client is None:
-            self._body()
-            raise Refusal(401, "invalid_token", "a valid bearer token is required")
-        if scope not in client.scopes:
-            self._body()
-            raise Refusal(403, "insufficient_scope", f"the client lacks the '{scope}' scope")
-        wait = self.registry.quota.take(client.client_id)
-        if wait is not None:
-            self._body()
-            raise Refusal(
-                429,
-                "quota_exceeded",
-                "request quota exceeded",
-                {"Retry-After": f"{wait:.0f}" if wait >= 1 else "1"},
-            )
-        return client.client_id
+    def _verify_one(self, grant: Grant, payload) -> None:
+        answer = api.verify_one(self.sim.citizens, payload)
+        self.sim.stats.verified(grant.client.client_id, 1)
+        self._note["items"] = 1
+        self._answer(answer)
 
-    def _answer(self, item: dict) -> dict:
-        return self.registry.citizens.compare(
-            item["citizen_id"], item["full_name"], item["birth_date"], item["sex"]
+    def _verify_batch(self, grant: Grant, payload) -> None:
+        answer, verified = api.verify_batch(self.sim.citizens, payload)
+        self.sim.stats.verified(grant.client.client_id, verified)
+        self._note["items"] = verified
+        self._answer(answer)
+
+    def _answer(self, answer: dict) -> None:
+        request_id = uuid.uuid4().hex
+        answer["request_id"] = request_id
+        self._json(200, answer, {"X-Request-Id": request_id})
+
+    def _extract(self, grant: Grant, payload) -> None:
+        body = api.cohort_extract(self.sim.citizens, payload)
+        self._send(
+            200,
+            body,
+            "application/vnd.apache.parquet",
+            {"Content-Disposition": 'attachment; filename="cohort.parquet"'},
         )
 
-    def _verify_one(self, payload):
-        problem = item_problem(payload)
-        if problem:
-            raise Refusal(400, problem["code"], f"{problem['field']}: {problem['message']}")
-        self.registry.count("verify_single", items=1)
-        self._json(200, {**self._answer(payload), "request_id": uuid.uuid4().hex})
+    def _config_get(self, body: bytes) -> None:
+        self._json(200, {"config": self.sim.faults.config.as_dict()})
 
-    def _verify_batch(self, payload):
-        items = payload.get("items") if isinstance(payload, dict) else None
-        if not isinstance(items, list) or not items:
-            raise Refusal(400, "missing_items", "items must be a non-empty list")
-        if len(items) > BATCH_LIMIT:
-            raise Refusal(413, "batch_too_large", f"at most {BATCH_LIMIT} items per request")
-        answers = []
-        for item in items:
-            ref = item.get("ref") if isinstance(item, dict) else None
-            problem = item_problem(item)
-            if problem:
-                answers.append({"ref": ref, "result": "invalid", "error": problem})
-            else:
-                answers.append({"ref": ref, **self._answer(item)})
-        self.registry.count("verify_batch", items=len(items))
-        self._json(200, {"items": answers, "request_id": uuid.uuid4().hex})
+    def _config_set(self, body: bytes) -> None:
+        try:
+            config = self.sim.faults.update(self._payload(body))
+        except ValueError as exc:
+            raise ApiError(400, "invalid_config", str(exc)) from None
+        self._json(200, {"config": config.as_dict()})
 
-    def _extract(self, payload):
-        years = payload.get("birth_years") if isinstance(payload, dict) else None
-        if not isinstance(years, list) or not years or not all(isinstance(y, int) for y in years):
-            raise Refusal(400, "invalid_birth_years", "birth_years must be a list of years")
-        if len(set(years)) > MAX_EXTRACT_YEARS:
-            raise Refusal(
-                400, "too_many_years", f"at most {MAX_EXTRACT_YEARS} birth years per extract"
-            )
-        provinces = payload.get("birth_province_codes")
-        if provinces is not None and not (
-            isinstance(provinces, list) and all(isinstance(p, str) for p in provinces)
-        ):
-            raise Refusal(400, "invalid_provinces", "birth_province_codes must be a list of codes")
-        body = self.registry.citizens.cohort_parquet(sorted(set(years)), provinces)
-        self.registry.count("extracts")
-        self._send(200, body, "application/vnd.apache.parquet")
+    def _stats(self, body: bytes) -> None:
+        self._json(200, self.sim.stats.snapshot())
+
+    def _reset(self, body: bytes) -> None:
+        self.sim.stats.reset()
+        self._json(200, {"status": "ok"})
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # hanging answers (the timeout fault) must not hold up a stop
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address):  # no traceback: it may quote a request
+        exc = sys.exc_info()[1]
+        self.RequestHandlerClass.sim.write_log(f"connection error {type(exc).__name__}")
 
 
-def make_server(registry: Registry, host: str, port: int, *, quiet: bool = False) -> Server:
-    handler = type("BoundHandler", (Handler,), {"registry": registry})
-    server = Server((host, port), handler)
-    server.quiet = quiet
-    return server
+def make_server(sim: Simulator, host: str, port: int) -> Server:
+    handler = type("BoundHandler", (Handler,), {"sim": sim})
+    return Server((host, port), handler)

@@ -16,7 +16,7 @@ import polars as pl
 
 from vnemis.registry.exchange_format import ENTITIES, FORMAT_VERSION, SCHOOLS
 
-from .citizens import CITIZEN_SCHEMA, build_citizens
+from .citizens import CITIZEN_KINDS, CITIZEN_SCHEMA, build_citizens
 from .config import DEFAULT_STUDENTS, XLSX_MAX_ROWS, GenerateConfig, GenerateError, NoiseConfig
 from .geography import Province, load_from_package, region_of
 from .noise import apply_noise
@@ -116,6 +116,7 @@ def generate(
     # reaches (about 16 k per prefix nationally), so the two never collide.
     registry_issuer = CitizenIdIssuer()
     registry_issuer.counters += 500_000
+    citizen_kinds = dict.fromkeys(CITIZEN_KINDS, 0)
     higher_ed = plan_higher_education(
         _rng(config.seed, 10**6),
         provinces=[geo[c] for c in codes],
@@ -209,17 +210,19 @@ def generate(
                 }
             ).with_columns(pl.concat_str(pl.lit("P"), "person_id").alias("person_id")),
         )
-        registry.write(
-            "citizens",
-            build_citizens(
-                _rng(config.seed, 2_000_000 + chunk_no),
-                pupils=cohort.frame.filter(pl.Series(~is_dup)),
-                person_ids="P" + pl.Series(cohort.person[~is_dup]).cast(pl.String).str.zfill(10),
-                staff=staff,
-                issuer=registry_issuer,
-                extra_ratio=config.registry_extra_ratio,
-            ),
+        citizens, kinds = build_citizens(
+            _rng(config.seed, 2_000_000 + chunk_no),
+            pupils=cohort.frame.filter(pl.Series(~is_dup)),
+            person_ids="P" + pl.Series(cohort.person[~is_dup]).cast(pl.String).str.zfill(10),
+            staff=staff,
+            province=province,
+            region=region,
+            issuer=registry_issuer,
+            extra_ratio=config.registry_extra_ratio,
         )
+        registry.write("citizens", citizens)
+        for kind, n in kinds.items():
+            citizen_kinds[kind] += n
         data.write("staff", staff)
         data.write("classes", class_frame)
         data.write("pupils", pupils)
@@ -247,7 +250,7 @@ def generate(
         "noise": config.noise.as_dict(),
         "registry": {
             "files": {"citizens": "registry/citizens.parquet"},
-            "counts": registry_counts,
+            "counts": {**registry_counts, **citizen_kinds},
             "extra_ratio": config.registry_extra_ratio,
         },
         "ground_truth": {

@@ -90,6 +90,11 @@ class GenerateConfig:
                 )
             if len(set(self.provinces)) != len(self.provinces):
                 raise GenerateError("A province code is given twice.")
+        if not 0.0 <= self.registry_extra_ratio <= 10.0:
+            raise GenerateError(
+                f"The registry's extra citizens per person in school are "
+                f"{self.registry_extra_ratio}; give a ratio between 0 and 10."
+            )
         for kind, rate in self.noise.as_dict().items():
             if not 0.0 <= rate <= 0.5:
                 raise GenerateError(
