@@ -189,11 +189,24 @@ def review_item_get(*, viewer: User, item_id: int) -> ReviewItem:
     return item
 
 
+SIDE_FIELDS = (
+    ("full_name", gettext_lazy("Họ và tên")),
+    ("birth_date", gettext_lazy("Ngày sinh")),
+    ("sex", gettext_lazy("Giới tính")),
+    ("birth_province", gettext_lazy("Nơi sinh")),
+    ("father_name", gettext_lazy("Họ tên cha")),
+    ("mother_name", gettext_lazy("Họ tên mẹ")),
+    ("education_id", gettext_lazy("Mã định danh giáo dục")),
+)
+
+
 @dataclass(frozen=True)
-class Side:
-    title: str
-    person_id: int | None
-    values: dict
+class Comparison:
+    left_title: str
+    right_title: str
+    left_person_id: int
+    right_person_id: int | None
+    rows: list[tuple[str, str, str, bool]]  # label, left value, right value, equal
 
 
 def _side_of(person) -> dict:
@@ -201,19 +214,30 @@ def _side_of(person) -> dict:
         "full_name": person.full_name,
         "birth_date": person.birth_date.strftime("%d/%m/%Y"),
         "sex": person.get_sex_display(),
-        "birth_province": person.birth_province.name if person.birth_province_id else "—",
+        "birth_province": person.birth_province.name if person.birth_province_id else "",
         "education_id": person.education_id,
     }
 
 
-def review_sides(item: ReviewItem) -> tuple[Side, Side]:
-    """The two records as shown side by side (the registry's as its extract gave it)."""
-    left = Side(_("Hồ sơ ngành giáo dục"), item.person_id, _side_of(item.person))
+def review_comparison(item: ReviewItem) -> Comparison:
+    """The two records field by field (the registry's side as its extract gave it)."""
+    left = _side_of(item.person)
     if item.kind == ReviewItem.Kind.DUPLICATE and item.other_person_id:
-        right = Side(_("Hồ sơ trùng"), item.other_person_id, _side_of(item.other_person))
+        right_title, right = _("Hồ sơ trùng"), _side_of(item.other_person)
     else:
-        right = Side(_("CSDL quốc gia về dân cư"), None, dict(item.candidate))
-    return left, right
+        right_title, right = _("CSDL quốc gia về dân cư"), dict(item.candidate)
+    rows = []
+    for key, label in SIDE_FIELDS:
+        a, b = str(left.get(key) or ""), str(right.get(key) or "")
+        if a or b:
+            rows.append((str(label), a or "—", b or "—", a == b))
+    return Comparison(
+        _("Hồ sơ ngành giáo dục"),
+        right_title,
+        item.person_id,
+        item.other_person_id if item.kind == ReviewItem.Kind.DUPLICATE else None,
+        rows,
+    )
 
 
 def merges_visible(*, viewer: User, limit: int = 100):

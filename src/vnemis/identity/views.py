@@ -235,7 +235,11 @@ def review_detail(request, item_id: int):
     return render(
         request,
         "identity/review_detail.html",
-        {"item": item, "sides": selectors.review_sides(item)},
+        {
+            "item": item,
+            "cmp": selectors.review_comparison(item),
+            "survivors": [p for p in (item.person, item.other_person) if p is not None],
+        },
     )
 
 
