@@ -13,7 +13,7 @@ from registry_sim_support import citizen, running_simulator, write_citizens
 
 from vnemis.core.crypto import blind_index, encrypt_identifier
 from vnemis.identity.models import ReviewItem, Verification
-from vnemis.identity.verification import Candidate, fingerprint, outcomes_save
+from vnemis.identity.verification import candidate_of, outcomes_save
 from vnemis.registry.models import Person
 
 pytestmark = [
@@ -44,18 +44,7 @@ def test_school_corrects_a_mismatch_and_it_verifies_at_once(
     an = pupils["an"]
     Person.objects.filter(pk=an.pk).update(full_name="Nguyễn Văn Ăn")
     an.refresh_from_db()
-    outcomes_save(
-        [
-            Candidate(
-                an.pk,
-                "mismatch",
-                ["full_name"],
-                fingerprint(an.citizen_id_index, an.full_name, an.birth_date, an.sex),
-            )
-        ],
-        method="id_check",
-        run_id=None,
-    )
+    outcomes_save([candidate_of(an, "mismatch", ["full_name"])], method="id_check", run_id=None)
     base = live_server.url
     log_in(page, base, "truong_a")
     page.get_by_role("link", name="Định danh").click()

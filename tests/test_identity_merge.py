@@ -14,7 +14,7 @@ from vnemis.identity.models import (
     Verification,
     VerificationEvent,
 )
-from vnemis.identity.verification import Candidate, fingerprint, outcomes_save
+from vnemis.identity.verification import candidate_of, outcomes_save
 from vnemis.registry import actions as registry_actions
 from vnemis.registry.models import Enrolment, HealthRecord, Person
 
@@ -44,20 +44,7 @@ def twin_records(tree, school_year, pupils):
 
 
 def _verified(person):
-    outcomes_save(
-        [
-            Candidate(
-                person.pk,
-                "verified",
-                [],
-                fingerprint(
-                    person.citizen_id_index, person.full_name, person.birth_date, person.sex
-                ),
-            )
-        ],
-        method="id_check",
-        run_id=None,
-    )
+    outcomes_save([candidate_of(person, "verified")], method="id_check", run_id=None)
 
 
 def test_merge_keeps_both_histories_under_one_education_id(users, twin_records):

@@ -21,7 +21,7 @@ from vnemis.identity.models import (
     VerificationRun,
 )
 from vnemis.identity.rates import rates_refresh
-from vnemis.identity.verification import Candidate, fingerprint, outcomes_save
+from vnemis.identity.verification import candidate_of, outcomes_save
 from vnemis.orgs.tokens import api_token_create
 from vnemis.registry.models import Person
 
@@ -47,20 +47,7 @@ def registry_url(sim, settings):
 
 
 def _outcome(person, status, mismatched=()):
-    outcomes_save(
-        [
-            Candidate(
-                person.pk,
-                status,
-                list(mismatched),
-                fingerprint(
-                    person.citizen_id_index, person.full_name, person.birth_date, person.sex
-                ),
-            )
-        ],
-        method="id_check",
-        run_id=None,
-    )
+    outcomes_save([candidate_of(person, status, list(mismatched))], method="id_check", run_id=None)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from vnemis.registry.models import Person
 
 from .merge import persons_merge
 from .models import ReviewItem, VerificationMethod, VerificationStatus
-from .verification import Candidate, fingerprint, outcomes_save
+from .verification import candidate_of, outcomes_save
 
 REVIEWERS = {User.Role.DEPARTMENT, User.Role.MINISTRY}
 
@@ -26,20 +26,7 @@ REVIEWERS = {User.Role.DEPARTMENT, User.Role.MINISTRY}
 def link_apply(*, actor, person: Person, citizen_id: str, method: str) -> None:
     """Record the registry's citizen ID on the person and count them verified by ``method``."""
     person = registry_actions.person_update(actor=actor, person=person, citizen_id=citizen_id)
-    outcomes_save(
-        [
-            Candidate(
-                person.pk,
-                VerificationStatus.VERIFIED,
-                [],
-                fingerprint(
-                    person.citizen_id_index, person.full_name, person.birth_date, person.sex
-                ),
-            )
-        ],
-        method=method,
-        run_id=None,
-    )
+    outcomes_save([candidate_of(person, VerificationStatus.VERIFIED)], method=method, run_id=None)
 
 
 def _may_review(actor, item: ReviewItem) -> None:

@@ -91,6 +91,16 @@ class Candidate:
     fingerprint: str
 
 
+def candidate_of(person: Person, status: str, mismatched=()) -> Candidate:
+    """An outcome for ``person`` as its fields are now (what a save records as checked)."""
+    return Candidate(
+        person.pk,
+        status,
+        list(mismatched),
+        fingerprint(person.citizen_id_index, person.full_name, person.birth_date, person.sex),
+    )
+
+
 @dataclass
 class Unit:
     """Persons in id order up to ``last_id``: what is sent, what is settled without sending."""
@@ -384,11 +394,10 @@ def verify_person_now(person: Person, *, client: RegistryClient | None = None) -
     """Check one person straight away; a registry that does not answer leaves them unverified
     (raises ``RegistryError`` so the page can say so)."""
     person.refresh_from_db()
-    print_ = fingerprint(person.citizen_id_index, person.full_name, person.birth_date, person.sex)
     citizen_id = (
         decrypt_identifier(person.citizen_id_ciphertext) if person.citizen_id_ciphertext else ""
     )
-    candidate = Candidate(person.pk, Status.NO_ID, [], print_)
+    candidate = candidate_of(person, Status.NO_ID)
     if len(citizen_id) == 12:
         own = client is None
         client = client or RegistryClient(ClientConfig.from_settings(retries=1, timeout=5))
