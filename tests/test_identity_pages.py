@@ -308,3 +308,15 @@ def test_verification_run_api(client, users, tree):
         **auth,
     )
     assert unknown.status_code == 422 and "NOPE" in unknown.json()["message_en"]
+
+
+def test_a_persons_verification_history_is_shown_in_scope_and_audited(client, users, mismatched_an):
+    login(client, users["school"])
+    assert "/identity/persons/" in client.get(f"/persons/{mismatched_an.pk}/").content.decode()
+    body = client.get(f"/identity/persons/{mismatched_an.pk}/").content.decode()
+    assert "Thông tin chưa khớp" in body and "Họ tên" in body
+    assert AuditEntry.objects.filter(object_type="person", object_id=str(mismatched_an.pk)).exists()
+    assert (
+        login(client, users["school_c"]).get(f"/identity/persons/{mismatched_an.pk}/").status_code
+        == 403
+    )

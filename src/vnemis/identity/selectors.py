@@ -262,3 +262,22 @@ def merge_get(*, viewer: User, merge_id: int):
     ):
         return merge
     raise PermissionDenied(_("Không tìm thấy lần hợp nhất này trong phạm vi của bạn."))
+
+
+def verification_history(person):
+    """The current outcome (or None) and the last 100 outcomes, newest first, with labels."""
+    from .models import Verification, VerificationEvent, VerificationMethod
+
+    current = Verification.objects.filter(person=person).first()
+    events = list(VerificationEvent.objects.filter(person=person).order_by("-id")[:100])
+    statuses, methods = dict(Status.choices), dict(VerificationMethod.choices)
+    rows = [
+        {
+            "at": e.at,
+            "status": str(statuses.get(e.status, e.status)),
+            "method": str(methods.get(e.method, e.method)),
+            "fields": ", ".join(str(FIELD_LABELS.get(f, f)) for f in e.mismatched or []),
+        }
+        for e in events
+    ]
+    return current, rows

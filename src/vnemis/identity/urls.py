@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.identity_home, name="identity_home"),
     path("schools/<str:code>/", views.school_fix, name="identity_school"),
+    path("persons/<int:person_id>/", views.person_identity, name="identity_person"),
     path("persons/<int:person_id>/correct/", views.person_correct, name="identity_person_correct"),
     path("persons/<int:person_id>/verify/", views.person_reverify, name="identity_person_reverify"),
     path("rates/", views.rates, name="identity_rates"),

@@ -262,3 +262,16 @@ def merges(request):
     return render(
         request, "identity/merges.html", {"merges": selectors.merges_visible(viewer=request.user)}
     )
+
+
+@login_required
+@require_GET
+def person_identity(request, person_id: int):
+    """A person's verification status and its history."""
+    person = person_get(viewer=request.user, person_id=person_id)
+    current, history = selectors.verification_history(person)
+    return render(
+        request,
+        "identity/person_identity.html",
+        {"person": person, "current": current, "history": history},
+    )
