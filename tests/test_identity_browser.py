@@ -75,9 +75,9 @@ def test_department_reviews_a_pair_side_by_side(page, live_server, users, pupils
         match_probability=0.81,
         match_weight=3.4,
         explanation=[
-            {"field": "Họ tên", "level": "Gần giống (Jaro-Winkler ≥ 0,92)", "weight": 2.1},
-            {"field": "Ngày sinh", "level": "Khớp chính xác", "weight": 6.3},
-            {"field": "Tên cha mẹ", "level": "Khác", "weight": -5.0},
+            {"field": "full_name", "level": "close", "weight": 2.1},
+            {"field": "birth_date", "level": "exact", "weight": 6.3},
+            {"field": "parents", "level": "else", "weight": -5.0},
         ],
         model_version="link-v1",
         province_code="01",

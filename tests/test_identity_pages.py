@@ -165,8 +165,8 @@ def link_item(pupils):
         match_probability=0.93,
         match_weight=6.2,
         explanation=[
-            {"field": "Họ tên", "level": "Khớp chính xác", "weight": 7.1},
-            {"field": "Ngày sinh", "level": "Khớp chính xác", "weight": 6.3},
+            {"field": "full_name", "level": "exact", "weight": 7.1},
+            {"field": "birth_date", "level": "exact", "weight": 6.3},
         ],
         model_version="link-v1",
         province_code="01",
@@ -320,3 +320,57 @@ def test_a_persons_verification_history_is_shown_in_scope_and_audited(client, us
         login(client, users["school_c"]).get(f"/identity/persons/{mismatched_an.pk}/").status_code
         == 403
     )
+
+
+def test_identity_pages_in_english_leave_no_vietnamese_in_the_interface(
+    client, users, tree, pupils, mismatched_an, link_item
+):
+    """Vietnamese only in data (names of people, organisations and places) on every page."""
+    from django.conf import settings as django_settings
+    from test_web import _VIETNAMESE_LETTER, _VisibleText
+
+    from vnemis.geo.models import Commune, Province
+    from vnemis.orgs.models import Organisation
+
+    _outcome(pupils["binh"], "verified")
+    rates_refresh()
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    pages = {
+        "school": [
+            "/identity/schools/01000101/",
+            f"/identity/persons/{mismatched_an.pk}/correct/",
+            f"/identity/persons/{mismatched_an.pk}/",
+            "/identity/runs/",
+        ],
+        "department": [
+            "/identity/rates/",
+            "/identity/review/registry_link/",
+            "/identity/review/duplicate/",
+            f"/identity/review/items/{link_item.pk}/",
+            "/identity/merges/",
+        ],
+        "ministry": ["/identity/rates/", "/identity/rates/SGD01/"],
+    }
+    data = {
+        *Organisation.objects.values_list("name", flat=True),
+        *Province.objects.values_list("name", flat=True),
+        *Commune.objects.values_list("name", flat=True),
+        *(p.full_name for p in Person.objects.all()),
+        *link_item.candidate.values(),
+    }
+    data = sorted(data, key=len, reverse=True)
+    left = {}
+    for role, urls in pages.items():
+        client.force_login(users[role])
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            parser = _VisibleText()
+            parser.feed(response.content.decode())
+            for text in parser.texts:
+                chrome = text
+                for value in data:
+                    chrome = chrome.replace(value, "")
+                if _VIETNAMESE_LETTER.search(chrome):
+                    left.setdefault(url, []).append(text)
+    assert left == {}, "mark these for translation and translate them in django.po"

@@ -18,6 +18,7 @@ from vnemis.registry.selectors import organisation_get, person_get
 
 from . import selectors
 from .actions import verification_start
+from .explain import explanation_rows
 from .merge import merge_undo
 from .models import ReviewItem
 from .registry_client import RegistryError
@@ -238,6 +239,7 @@ def review_detail(request, item_id: int):
         {
             "item": item,
             "cmp": selectors.review_comparison(item),
+            "explanation": explanation_rows(item.explanation),
             "survivors": [p for p in (item.person, item.other_person) if p is not None],
         },
     )
