@@ -12,6 +12,7 @@ urlpatterns = [
     path("rates/<str:code>/", views.rates, name="identity_rates_of"),
     path("runs/", views.runs, name="identity_runs"),
     path("review/<str:kind>/", views.review_list, name="identity_review"),
+    path("review/<str:kind>/scan/", views.review_scan, name="identity_review_scan"),
     path("review/items/<int:item_id>/", views.review_detail, name="identity_review_item"),
     path("merges/", views.merges, name="identity_merges"),
     path("merges/<int:merge_id>/undo/", views.merge_undo_view, name="identity_merge_undo"),

@@ -277,3 +277,24 @@ def person_identity(request, person_id: int):
         "identity/person_identity.html",
         {"person": person, "current": current, "history": history},
     )
+
+
+@login_required
+@require_POST
+def review_scan(request, kind: str):
+    """A Department asks for its province's candidate pairs to be found (a background job)."""
+    user = request.user
+    scope = user.scope
+    if user.role != User.Role.DEPARTMENT or scope is None or scope.province_id is None:
+        raise PermissionDenied(_("Chỉ Sở GD&ĐT tìm cặp hồ sơ cho tỉnh, thành phố của mình."))
+    if kind not in ReviewItem.Kind.values:
+        raise Http404
+    from .tasks import linkage_execute
+
+    engine_kind = "dedupe" if kind == ReviewItem.Kind.DUPLICATE else "link"
+    linkage_execute.enqueue(scope.province.code, engine_kind)
+    messages.success(
+        request,
+        _("Đã bắt đầu tìm cặp hồ sơ; danh sách sẽ cập nhật khi xong."),
+    )
+    return redirect("identity_review", kind=kind)
