@@ -4,6 +4,7 @@ The model stores codes (``full_name``, ``exact_ascii``...) in each pair's explan
 translates them, so a Department officer reads Vietnamese and an English reader English.
 """
 
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 FIELDS = {
@@ -33,12 +34,43 @@ LEVELS = {
 }
 
 
+# The linkage model's own Vietnamese labels (``linkage/model.py``), kept for the catalogue.
+MODEL_LABELS = (
+    gettext_noop("Họ tên"),
+    gettext_noop("Nơi sinh (tỉnh)"),
+    gettext_noop("Chỉ tên khớp"),
+    gettext_noop("Cùng chữ, khác dấu"),
+    gettext_noop("Cùng các chữ, khác thứ tự"),
+    gettext_noop("Cùng tháng và năm"),
+    gettext_noop("Gần giống (Jaro-Winkler ≥ 0,92)"),
+    gettext_noop("Họ và tên khớp, tên đệm khác"),
+    gettext_noop("Khác"),
+    gettext_noop("Khớp"),
+    gettext_noop("Khớp (không dấu)"),
+    gettext_noop("Khớp chính xác"),
+    gettext_noop("Khớp, một bên không dấu"),
+    gettext_noop("Sai một ký tự"),
+    gettext_noop("Thiếu giới tính"),
+    gettext_noop("Thiếu họ tên"),
+    gettext_noop("Thiếu ngày sinh"),
+    gettext_noop("Thiếu ở một bên"),
+    gettext_noop("Đảo ngày và tháng"),
+)
+
+
+def _label(table: dict, value: str) -> str:
+    """A code's label, or the model's own label (several joined by " / ") translated."""
+    if value in table:
+        return str(table[value])
+    return " / ".join(gettext(part) for part in (value or "").split(" / "))
+
+
 def explanation_rows(explanation: list[dict]) -> list[dict]:
     """Each field's level and weight, labelled in the reader's language."""
     return [
         {
-            "field": str(FIELDS.get(row.get("field"), row.get("field", ""))),
-            "level": str(LEVELS.get(row.get("level"), row.get("level", ""))),
+            "field": _label(FIELDS, row.get("field", "")),
+            "level": _label(LEVELS, row.get("level", "")),
             "weight": row.get("weight", 0.0),
         }
         for row in explanation or []
