@@ -94,7 +94,8 @@ def test_unmatched_records_are_linked_or_queued_and_links_are_right(loaded, sett
     check = Verification.objects.get(person_id=item.person_id)
     assert check.status == "verified" and check.method == "linkage"
     pending = ReviewItem.objects.filter(kind="registry_link", status="pending").first()
-    assert pending.explanation and pending.candidate["full_name"]
+    assert pending.candidate["full_name"]
+    assert {"field", "level", "weight"} <= set(pending.explanation[0])
     assert 0 < pending.match_probability < 1
 
 

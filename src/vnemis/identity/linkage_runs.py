@@ -12,6 +12,7 @@ not added again.
 """
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,12 +132,17 @@ def _apply_links(pairs: pl.DataFrame, extract: pl.DataFrame, model, counts: dict
                     "candidate": _candidate(row),
                     "match_probability": row["match_probability"],
                     "match_weight": row["match_weight"],
-                    "explanation": row["explanation"],
-                    "model_version": f"{model.kind}-v{model.version}",
+                    "explanation": _explanation(row["explanation"]),
+                    "model_version": model.name,
                     "province_code": provinces.get(row["record_id"], ""),
                 },
             )
         counts["accepted" if decision == "accept" else "review"] += made or decision == "accept"
+
+
+def _explanation(value) -> list:
+    """The engine's per-field explanation (JSON text) as the review item keeps it."""
+    return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
 def _candidate(row: dict) -> dict:
@@ -201,8 +207,8 @@ def duplicates_run(*, province_code: str, client: RegistryClient | None = None) 
             defaults={
                 "match_probability": row["match_probability"],
                 "match_weight": row["match_weight"],
-                "explanation": row["explanation"],
-                "model_version": f"{model.kind}-v{model.version}",
+                "explanation": _explanation(row["explanation"]),
+                "model_version": model.name,
                 "province_code": province_code,
             },
         )
