@@ -14,20 +14,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from vnemis.registry.generate.citizens import CITIZEN_FIELDS
+
 from .prepare import RECORD_COLUMNS, derive_extract_columns
 
 CITIZENS_FILE = Path("registry") / "citizens.parquet"
 SOURCES = ("auto", "registry", "ground_truth")
-# The registry's raw columns (``registry/citizens.parquet`` without person_id).
-CITIZEN_RAW = (
-    "citizen_id",
-    "full_name",
-    "birth_date",
-    "sex",
-    "birth_province_code",
-    "father_name",
-    "mother_name",
-)
 
 
 @dataclass(frozen=True)
@@ -172,4 +164,4 @@ def _with_parents(citizens: pl.DataFrame) -> pl.DataFrame:
     return citizens.with_columns(
         pl.lit(None, dtype=pl.String).alias("father_name"),
         pl.lit(None, dtype=pl.String).alias("mother_name"),
-    ).select(*CITIZEN_RAW, "person_id")
+    ).select(*CITIZEN_FIELDS, "person_id")

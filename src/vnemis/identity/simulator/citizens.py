@@ -14,16 +14,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-# Columns of ``registry/citizens.parquet`` (written by ``vnemis generate``) the simulator reads.
-CITIZEN_COLUMNS = (
-    "citizen_id",
-    "full_name",
-    "birth_date",
-    "sex",
-    "birth_province_code",
-    "father_name",
-    "mother_name",
-)
+from vnemis.registry.generate.citizens import CITIZEN_FIELDS
+
 EXTRACT_COLUMNS = (
     "citizen_id",
     "full_name",
@@ -138,7 +130,7 @@ class Citizens:
 
     def cohort_parquet(self, *, years: list[int], provinces: list[str] | None) -> bytes:
         """The citizens born in ``years`` (and ``provinces``), with the columns linkage uses."""
-        query = pl.scan_parquet(self.path).select(CITIZEN_COLUMNS)
+        query = pl.scan_parquet(self.path).select(CITIZEN_FIELDS)
         query = query.filter(pl.col("birth_date").dt.year().is_in(years))
         if provinces:
             query = query.filter(pl.col("birth_province_code").is_in(provinces))

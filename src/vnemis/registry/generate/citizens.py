@@ -30,6 +30,8 @@ CITIZEN_SCHEMA = {
     "mother_name": pl.String,
     "person_id": pl.String,
 }
+# What the registry itself holds of a citizen (``person_id`` is the generator's ground truth).
+CITIZEN_FIELDS = tuple(c for c in CITIZEN_SCHEMA if c != "person_id")
 # Shares of the citizens not in school who are hard cases.
 LOOKALIKE_SHARE = 0.005
 TWIN_SHARE = 0.005
