@@ -163,6 +163,20 @@ def pupils(tree, school_year):
 
 
 @pytest.fixture
+def binh_again(tree, school_year, pupils):
+    """Bình registered a second time, in class 7C of school B: two records of one pupil."""
+    return make_pupil(
+        school=tree["b"],
+        school_year=school_year,
+        grade=7,
+        class_name="7C",
+        full_name="Tran Thi Binh",
+        birth_date=date(2013, 6, 2),
+        sex="F",
+    )
+
+
+@pytest.fixture
 def users(tree, pupils, school_year):
     """One user per role; the teacher teaches class 3A of school A."""
     teacher_person = registry_actions.person_create(

@@ -20,18 +20,9 @@ from vnemis.registry.models import Enrolment, HealthRecord, Person
 
 
 @pytest.fixture
-def twin_records(tree, school_year, pupils):
+def twin_records(pupils, binh_again):
     """Bình re-registered in another class of school B: two active records of one pupil."""
-    binh = pupils["binh"]
-    copy = make_pupil(
-        school=tree["b"],
-        school_year=school_year,
-        grade=7,
-        class_name="7A",
-        full_name="Tran Thi Binh",
-        birth_date=date(2013, 6, 2),
-        sex="F",
-    )
+    binh, copy = pupils["binh"], binh_again
     HealthRecord.objects.create(
         person=copy,
         measured_on=date(2025, 10, 1),

@@ -7,7 +7,6 @@ from datetime import date
 
 import polars as pl
 import pytest
-from conftest import make_pupil
 from registry_sim_support import citizen, running_simulator, write_citizens
 
 from vnemis.core.audit import audit_record  # noqa: F401  (the chain must exist)
@@ -210,18 +209,9 @@ def test_rejecting_and_deciding_twice(client, users, link_item):
 
 
 def test_duplicate_review_merges_and_the_merge_can_be_undone_from_the_page(
-    client, users, tree, school_year, pupils
+    client, users, pupils, binh_again
 ):
-    binh = pupils["binh"]
-    copy = make_pupil(
-        school=tree["b"],
-        school_year=school_year,
-        grade=7,
-        class_name="7C",
-        full_name="Tran Thi Binh",
-        birth_date=date(2013, 6, 2),
-        sex="F",
-    )
+    binh, copy = pupils["binh"], binh_again
     item = ReviewItem.objects.create(
         kind="duplicate",
         person=copy,
