@@ -150,6 +150,8 @@ def test_a_department_starts_a_run_over_its_province_only(client, users, tree):
     response = client.post("/identity/runs/", {"scope": "SGD48"})
     assert response.status_code == 403 and VerificationRun.objects.count() == 1
     assert "SGD01" not in login(client, users["teacher"]).get("/identity/").url
+    for outsider in ("teacher", "citizen"):
+        assert login(client, users[outsider]).get("/identity/runs/").status_code == 403
 
 
 @pytest.fixture

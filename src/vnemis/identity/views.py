@@ -173,6 +173,9 @@ def rates(request, code: str | None = None):
 def runs(request):
     """Verification runs of the viewer's scope; a POST starts one over their scope."""
     user = request.user
+    managers = (User.Role.SCHOOL, User.Role.DEPARTMENT, User.Role.MINISTRY)
+    if user.role not in managers and not user.is_superuser:
+        raise PermissionDenied(_("Trang này dành cho cán bộ quản lý."))
     if request.method == "POST":
         scope = organisation_get(viewer=user, code=request.POST.get("scope", ""))
         try:
