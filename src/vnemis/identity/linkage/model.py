@@ -110,6 +110,19 @@ def _parent(col: str) -> dict[str, Any]:
     }
 
 
+def _exact(name: str, col: str, missing: str) -> dict[str, Any]:
+    """A field that agrees or not (sex, birth province); missing on either side is neutral."""
+    return {
+        "output_column_name": name,
+        "comparison_description": FIELD_LABELS[name],
+        "comparison_levels": [
+            _level(_null(col), missing, null=True),
+            _level(_eq(col), "Khớp"),
+            _level("ELSE", "Khác"),
+        ],
+    }
+
+
 def comparisons() -> list[dict[str, Any]]:
     """The comparisons of both models, as Splink settings dictionaries."""
     return [
@@ -158,24 +171,8 @@ def comparisons() -> list[dict[str, Any]]:
                 _level("ELSE", "Khác"),
             ],
         },
-        {
-            "output_column_name": "sex",
-            "comparison_description": FIELD_LABELS["sex"],
-            "comparison_levels": [
-                _level(_null("sex"), "Thiếu giới tính", null=True),
-                _level(_eq("sex"), "Khớp"),
-                _level("ELSE", "Khác"),
-            ],
-        },
-        {
-            "output_column_name": "birth_province",
-            "comparison_description": FIELD_LABELS["birth_province"],
-            "comparison_levels": [
-                _level(_null("birth_province_code"), "Thiếu ở một bên", null=True),
-                _level(_eq("birth_province_code"), "Khớp"),
-                _level("ELSE", "Khác"),
-            ],
-        },
+        _exact("sex", "sex", "Thiếu giới tính"),
+        _exact("birth_province", "birth_province_code", "Thiếu ở một bên"),
         _parent("father_ascii"),
         _parent("mother_ascii"),
     ]
