@@ -22,6 +22,8 @@ from vnemis.identity.api import router as identity_router
 from vnemis.orgs.api import router as orgs_router
 from vnemis.orgs.tokens import api_token_authenticate
 from vnemis.registry.api import router as registry_router
+from vnemis.stats.api import router as stats_router
+from vnemis.stats.api_opendata import router as opendata_router
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +157,5 @@ api.add_router("/organisations", orgs_router)
 api.add_router("/", registry_router)
 api.add_router("/", exchange_router)
 api.add_router("/identity", identity_router)
+api.add_router("/stats", stats_router)
+api.add_router("/open-data", opendata_router)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("vnemis.registry.urls")),
     path("exchange/", include("vnemis.exchange.urls")),
     path("identity/", include("vnemis.identity.urls")),
+    path("stats/", include("vnemis.stats.urls")),
+    path("open-data/", include("vnemis.stats.urls_opendata")),
 ]

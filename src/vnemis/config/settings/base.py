@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "vnemis.registry",
     "vnemis.exchange",
     "vnemis.identity",
+    "vnemis.stats",
 ]
 
 MIDDLEWARE = [

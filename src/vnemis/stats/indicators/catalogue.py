@@ -1,0 +1,230 @@
+"""The indicator catalogue: what each indicator means (for its definition page) and its formula.
+
+Texts are Vietnamese first (gettext msgids); the formula itself is ``definitions.py``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from . import definitions as d
+
+POPULATION_DIMS = ("sex", "province")
+PUPIL_DIMS = (
+    "sex",
+    "province",
+    "school_id",
+    "ethnicity",
+    "ethnic_group",
+    "urban_rural",
+    "ownership",
+)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    formula: str
+    numerator: str
+    denominator: str
+    unit: str
+    dimensions: tuple[str, ...]  # besides year and level
+    sources: tuple[str, ...]  # cube tables read
+    caveats: str
+    build: Callable | None = None  # (year, level, levels) -> Ratio; None for composites
+    by_grade: bool = False
+    by_sex: bool = True
+    uis: bool = True
+
+    @property
+    def url_code(self) -> str:
+        return self.code.lower()
+
+
+PERCENT = _("phần trăm (%)")
+FLOW = _(
+    "Phương pháp dòng học sinh tái tạo (UIS): dùng số liệu hai năm học liền nhau, giả định học "
+    "sinh chuyển đến, chuyển đi giữa các đơn vị cân bằng nhau; một đơn vị thiếu số liệu năm sau "
+    "thì không tính được."
+)
+
+INDICATORS = (
+    Indicator(
+        "GER",
+        _("Tỷ lệ nhập học thô"),
+        "100 × E(t, L) / P(t, a..b)",
+        _("Số học sinh học cấp học, mọi độ tuổi"),
+        _("Dân số trong độ tuổi chính thức của cấp học"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("enrolment", "population"),
+        _("Có thể vượt 100% do học sinh học sớm, muộn hoặc lưu ban."),
+        d.ger,
+    ),
+    Indicator(
+        "NER",
+        _("Tỷ lệ nhập học đúng tuổi"),
+        "100 × E(t, L, a..b) / P(t, a..b)",
+        _("Số học sinh trong độ tuổi chính thức học đúng cấp học"),
+        _("Dân số trong độ tuổi chính thức của cấp học"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("enrolment", "population"),
+        _("Tuổi tính theo năm sinh (năm học bắt đầu trừ năm sinh), như quy định tuổi vào lớp 1."),
+        d.ner,
+    ),
+    Indicator(
+        "ANER",
+        _("Tỷ lệ nhập học đúng tuổi điều chỉnh"),
+        "100 × E(t, L và cao hơn, a..b) / P(t, a..b)",
+        _("Số học sinh trong độ tuổi chính thức học cấp học đó hoặc cấp cao hơn"),
+        _("Dân số trong độ tuổi chính thức của cấp học"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("enrolment", "population"),
+        _("Học sinh trong độ tuổi đang học cấp thấp hơn (ví dụ mầm non) không được tính."),
+        d.aner,
+    ),
+    Indicator(
+        "GIR",
+        _("Tỷ lệ nhập học lớp đầu cấp thô"),
+        "100 × N(t, lớp đầu cấp) / P(t, a)",
+        _("Số học sinh mới vào lớp đầu cấp, mọi độ tuổi"),
+        _("Dân số ở độ tuổi vào lớp đầu cấp"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("new_entrants", "population"),
+        _("Học sinh mới vào là học sinh lớp đầu cấp không lưu ban."),
+        d.gir,
+    ),
+    Indicator(
+        "PTR",
+        _("Tỷ lệ học sinh trên giáo viên"),
+        "E(t, L) / T(t, L)",
+        _("Số học sinh của cấp học"),
+        _("Số giáo viên giảng dạy cấp học"),
+        _("học sinh / giáo viên"),
+        ("province", "school_id", "urban_rural", "ownership"),
+        ("enrolment", "teachers"),
+        _("Giáo viên đếm theo người (không quy đổi toàn thời gian); cán bộ quản lý không tính."),
+        d.ptr,
+        by_sex=False,
+    ),
+    Indicator(
+        "REPEATERS_PCT",
+        _("Tỷ lệ học sinh lưu ban"),
+        "100 × R(t, L) / E(t, L)",
+        _("Số học sinh học lại lớp trong năm học"),
+        _("Số học sinh của cấp học"),
+        PERCENT,
+        ("grade", *PUPIL_DIMS),
+        ("repeaters", "enrolment"),
+        _("Lưu ban: học sinh học lại lớp đã học năm trước."),
+        d.repeaters_pct,
+        by_grade=True,
+    ),
+    Indicator(
+        "PROMOTION_RATE",
+        _("Tỷ lệ lên lớp"),
+        "100 × (E(g+1, t+1) − R(g+1, t+1)) / E(g, t); lớp cuối: G(t) / E(t)",
+        _("Số học sinh lên lớp (lớp cuối cấp: số hoàn thành cấp học)"),
+        _("Số học sinh năm học t"),
+        PERCENT,
+        ("grade", *PUPIL_DIMS),
+        ("enrolment", "repeaters", "graduates"),
+        FLOW,
+        d.promotion,
+        by_grade=True,
+    ),
+    Indicator(
+        "REPETITION_RATE",
+        _("Tỷ lệ lưu ban"),
+        "100 × R(g, t+1) / E(g, t)",
+        _("Số học sinh học lại lớp g trong năm t+1"),
+        _("Số học sinh lớp g năm học t"),
+        PERCENT,
+        ("grade", *PUPIL_DIMS),
+        ("enrolment", "repeaters"),
+        FLOW,
+        d.repetition,
+        by_grade=True,
+    ),
+    Indicator(
+        "DROPOUT_RATE",
+        _("Tỷ lệ bỏ học"),
+        "100 − tỷ lệ lên lớp − tỷ lệ lưu ban",
+        _("Số học sinh năm t không lên lớp, không lưu ban năm t+1"),
+        _("Số học sinh năm học t"),
+        PERCENT,
+        ("grade", *PUPIL_DIMS),
+        ("enrolment", "repeaters", "graduates"),
+        FLOW,
+        d.dropout,
+        by_grade=True,
+    ),
+    Indicator(
+        "SURVIVAL_RATE",
+        _("Tỷ lệ học đến lớp cuối cấp"),
+        "100 × Π p(g) / (1 − r(g)), g từ lớp đầu đến lớp áp cuối",
+        _("Số học sinh của một nhóm 1.000 em vào lớp đầu cấp được dự báo học đến lớp cuối cấp"),
+        _("Nhóm học sinh vào lớp đầu cấp"),
+        PERCENT,
+        PUPIL_DIMS,
+        ("enrolment", "repeaters", "graduates"),
+        _(
+            "Nhóm tái tạo với tỷ lệ lên lớp, lưu ban của năm t không đổi và số lần lưu ban không "
+            "giới hạn. Theo lớp: tỷ lệ học đến từng lớp."
+        ),
+        None,
+        by_grade=True,
+    ),
+    Indicator(
+        "TRANSITION_RATE",
+        _("Tỷ lệ chuyển cấp hiệu quả"),
+        "100 × (E(đầu cấp sau, t+1) − R(đầu cấp sau, t+1)) / (E(cuối cấp, t) − R(cuối cấp, t+1))",
+        _("Số học sinh mới vào lớp đầu cấp học sau năm t+1"),
+        _("Số học sinh lớp cuối cấp năm t không lưu ban năm t+1"),
+        PERCENT,
+        ("sex", "province", "ethnicity", "ethnic_group"),
+        ("enrolment", "repeaters"),
+        _("Học sinh chuyển cấp sang tỉnh khác được tính ở tỉnh mới."),
+        d.transition,
+    ),
+    Indicator(
+        "COMPLETION_RATE",
+        _("Tỷ lệ hoàn thành cấp học"),
+        "100 × G(t, L) / P(t, tuổi lớp cuối cấp)",
+        _("Số học sinh hoàn thành cấp học"),
+        _("Dân số ở độ tuổi chính thức của lớp cuối cấp"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("graduates", "population"),
+        _(
+            "Tính từ số liệu hành chính (tỷ lệ tốt nghiệp thô của UIS); chỉ tiêu SDG 4.1.2 dùng "
+            "điều tra hộ gia đình."
+        ),
+        d.completion,
+    ),
+    Indicator(
+        "OUT_OF_SCHOOL_RATE",
+        _("Tỷ lệ trẻ ngoài nhà trường"),
+        "100 × (P(t, a..b) − E(t, L và cao hơn, a..b)) / P(t, a..b)",
+        _("Số trẻ trong độ tuổi chính thức không học cấp học đó hay cấp cao hơn"),
+        _("Dân số trong độ tuổi chính thức của cấp học"),
+        PERCENT,
+        POPULATION_DIMS,
+        ("enrolment", "population"),
+        _("Bằng 100 trừ tỷ lệ nhập học đúng tuổi điều chỉnh."),
+        d.out_of_school,
+    ),
+)
+
+BY_CODE = {i.code: i for i in INDICATORS}
+GPI_PREFIX = "GPI_"
+
+
+def indicator_get(code: str) -> Indicator | None:
+    """The indicator for ``code``; ``GPI_<code>`` is the gender parity index of a ratio."""
+    return BY_CODE.get(code.upper().removeprefix(GPI_PREFIX))
