@@ -45,7 +45,7 @@ class DuckDBEngine:
         return self._columns[table]
 
     def rows(self, sql: str) -> list[dict]:
-        cursor = self.con.execute(sql)
+        cursor = self.con.cursor().execute(sql)  # a cursor per call: safe across threads
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -1,0 +1,217 @@
+# ruff: noqa: S608 -- SQL from this module's constants and validated partition values.
+"""The aggregate cube: unit records of the snapshot reduced to the aggregate files' shape.
+
+Each cube table has the columns of its aggregate CSV file (``enrolment``: year, level, grade,
+age, sex, count; ...) plus the dimensions province, school_id, ethnicity, ethnic_group,
+urban_rural and ownership, so the same indicator definitions read unit records and aggregates.
+The reduction is SQL too (``CUBE_SQL``), run by DuckDB here and by Spark in ``spark.py``.
+
+The cube is written beside the snapshot, one partition per school year and province, whenever
+that snapshot partition is rewritten (``cube_write``), so serving an indicator reads a few
+thousand rows per province instead of the unit records.
+
+Counting rules (Circular 25/2024's reference dates): a pupil is enrolled in a school year when
+the enrolment is open on 30 September of its start year (started on or before, not ended by
+then), so a pupil who transfers later counts once; a repeater is an enrolment with status
+``repeating``; a new entrant is an enrolled pupil of a level's first grade who is not a
+repeater; a graduate has status ``graduated`` or the year outcome ``completed_level`` in the
+level's last grade; age is the school year's start year minus the birth year; teachers are
+staff with the role ``teacher`` on the reference date (the snapshot's staff rows).
+"""
+
+from pathlib import Path
+
+import duckdb
+from django.conf import settings
+
+from .indicators.definitions import NATIONAL_LEVELS
+from .indicators.engines import DuckDBEngine
+
+DIMENSIONS = "province, school_id, ethnicity, ethnic_group, urban_rural, ownership"
+LEVELS = "level IN ('primary', 'lower_secondary', 'upper_secondary')"
+LEVELS_SQL = "SELECT * FROM (VALUES {}) AS t(level, entry_age, grades, first_grade)".format(
+    ", ".join(
+        f"('{lv.code}', {lv.entry_age}, {lv.grades}, {lv.first_grade})" for lv in NATIONAL_LEVELS
+    )
+)
+
+# The unit records with the derived columns every cube table groups by.
+ENROLLED_SQL = f"""
+SELECT school_year AS year, level, grade, school_year - birth_year AS age, sex, province,
+       school_id, ethnicity,
+       CASE WHEN ethnicity = '01' THEN 'kinh' ELSE 'minority' END AS ethnic_group,
+       urban_rural, ownership, status, outcome
+FROM enrolments
+WHERE {LEVELS}
+  AND started_on <= make_date(school_year, 9, 30)
+  AND (ended_on IS NULL OR ended_on > make_date(school_year, 9, 30))
+"""
+
+FIRST_GRADES = ", ".join(str(lv.first_grade) for lv in NATIONAL_LEVELS)
+LAST_GRADES = ", ".join(str(lv.last_grade) for lv in NATIONAL_LEVELS)
+
+CUBE_SQL = {
+    "enrolment": f"""SELECT year, level, grade, age, sex, {DIMENSIONS}, COUNT(*) AS count
+        FROM enrolled GROUP BY year, level, grade, age, sex, {DIMENSIONS}""",
+    "repeaters": f"""SELECT year, level, grade, sex, {DIMENSIONS}, COUNT(*) AS count
+        FROM enrolled WHERE status = 'repeating'
+        GROUP BY year, level, grade, sex, {DIMENSIONS}""",
+    "new_entrants": f"""SELECT year, level, grade, age, sex, {DIMENSIONS}, COUNT(*) AS count
+        FROM enrolled WHERE status <> 'repeating' AND grade IN ({FIRST_GRADES})
+        GROUP BY year, level, grade, age, sex, {DIMENSIONS}""",
+    "graduates": f"""SELECT year, level, sex, {DIMENSIONS}, COUNT(*) AS count
+        FROM enrolled
+        WHERE grade IN ({LAST_GRADES}) AND (status = 'graduated' OR outcome = 'completed_level')
+        GROUP BY year, level, sex, {DIMENSIONS}""",
+    "teachers": f"""SELECT school_year AS year, level, sex, {DIMENSIONS}, COUNT(*) AS count
+        FROM (SELECT *, CASE WHEN ethnicity = '01' THEN 'kinh' ELSE 'minority' END AS ethnic_group
+              FROM staff WHERE role = 'teacher' AND {LEVELS}) AS s
+        GROUP BY school_year, level, sex, {DIMENSIONS}""",
+}
+CUBE_TABLES = (*CUBE_SQL, "population", "levels")
+
+# Empty stand-ins with the snapshot's schema, for datasets that have no file yet.
+SOURCE_SCHEMAS = {
+    "enrolments": "enrolment_id BIGINT, person_id BIGINT, school_id BIGINT, class_id BIGINT, "
+    "grade INTEGER, level VARCHAR, status VARCHAR, started_on DATE, ended_on DATE, outcome VARCHAR, "
+    "sex VARCHAR, birth_year INTEGER, ethnicity VARCHAR, disability VARCHAR, ownership VARCHAR, "
+    "urban_rural VARCHAR, school_year INTEGER, province VARCHAR",
+    "staff": "assignment_id BIGINT, person_id BIGINT, school_id BIGINT, role VARCHAR, "
+    "level VARCHAR, qualification VARCHAR, contract_type VARCHAR, sex VARCHAR, birth_year INTEGER, "
+    "ethnicity VARCHAR, ownership VARCHAR, urban_rural VARCHAR, school_year INTEGER, "
+    "province VARCHAR",
+    "population": "year INTEGER, province VARCHAR, age INTEGER, sex VARCHAR, count BIGINT",
+}
+HIVE_TYPES = "{'school_year': INTEGER, 'province': VARCHAR}"
+
+
+def snapshot_root() -> Path:
+    return Path(getattr(settings, "STATS_SNAPSHOT_DIR", settings.VAR_DIR / "snapshot"))
+
+
+def _parquet(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _partitioned_view(con, name: str, directory: Path, where: str = "") -> None:
+    if directory.is_dir() and any(directory.rglob("*.parquet")):
+        glob = _parquet(directory / "**" / "*.parquet")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{glob}', "
+            f"hive_partitioning = true, hive_types = {HIVE_TYPES}, union_by_name = true)"
+            + (f" WHERE {where}" if where else "")
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {_empty(SOURCE_SCHEMAS[name])}")
+
+
+def _empty(schema: str) -> str:
+    columns = (c.split(" ") for c in schema.split(", "))
+    return (
+        "SELECT " + ", ".join(f"NULL::{kind} AS {name}" for name, kind in columns) + " WHERE false"
+    )
+
+
+def source_views(con: duckdb.DuckDBPyConnection, root: Path, where: str = "") -> None:
+    """Views ``enrolments``, ``staff``, ``population`` (raw) and ``enrolled`` over the snapshot."""
+    _partitioned_view(con, "enrolments", root / "enrolments", where)
+    _partitioned_view(con, "staff", root / "staff", where)
+    population = root / "population.parquet"
+    if population.is_file():
+        con.execute(
+            f"CREATE OR REPLACE VIEW population_src AS SELECT year, province, age, sex, count "
+            f"FROM read_parquet('{_parquet(population)}')"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE VIEW population_src AS {_empty(SOURCE_SCHEMAS['population'])}"
+        )
+    con.execute(f"CREATE OR REPLACE VIEW enrolled AS {ENROLLED_SQL}")
+
+
+def cube_from_sources(con: duckdb.DuckDBPyConnection) -> DuckDBEngine:
+    """Materialise the cube tables from the source views (all partitions at once)."""
+    for table, sql in CUBE_SQL.items():
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+    con.execute("CREATE OR REPLACE TABLE population AS SELECT * FROM population_src")
+    con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
+    return DuckDBEngine(con)
+
+
+def cube_write(*, school_year: int, province: str, root: Path | None = None) -> dict[str, int]:
+    """Rewrite the cube partitions of one snapshot partition (after it was rewritten)."""
+    root = root or snapshot_root()
+    if not (str(province).isdigit() and len(province) == 2):
+        raise ValueError("province must be a two-digit code")
+    con = duckdb.connect()
+    source_views(con, root, where=f"school_year = {int(school_year)} AND province = '{province}'")
+    written = {}
+    for table, sql in CUBE_SQL.items():
+        directory = (
+            root / "cube" / table / f"school_year={int(school_year)}" / f"province={province}"
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        final, temp = directory / "part-0.parquet", directory / ".part-0.parquet.tmp"
+        # Partition columns live in the path; the file keeps the rest.
+        columns = "* EXCLUDE (year, province)"
+        con.execute(f"COPY (SELECT {columns} FROM ({sql})) TO '{_parquet(temp)}' (FORMAT parquet)")
+        temp.replace(final)
+        written[table] = con.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0]
+    return written
+
+
+def cube_remove(*, school_year: int, province: str, root: Path | None = None) -> None:
+    """Drop the cube partitions of a snapshot partition that no longer exists."""
+    root = root or snapshot_root()
+    for table in CUBE_SQL:
+        path = root / "cube" / table / f"school_year={int(school_year)}" / f"province={province}"
+        for file in path.glob("*.parquet"):
+            file.unlink()
+
+
+def _cube_views(con, root: Path) -> None:
+    for table in CUBE_SQL:
+        directory = root / "cube" / table
+        if directory.is_dir() and any(directory.rglob("*.parquet")):
+            glob = _parquet(directory / "**" / "*.parquet")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * EXCLUDE (school_year), "
+                f"school_year AS year FROM read_parquet('{glob}', hive_partitioning = true, "
+                f"hive_types = {HIVE_TYPES})"
+            )
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {CUBE_SQL[table]} LIMIT 0")
+    con.execute("CREATE OR REPLACE TABLE population AS SELECT * FROM population_src")
+    con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
+
+
+def snapshot_version(root: Path | None = None) -> str:
+    """Changes whenever a snapshot or cube file is rewritten (for caches)."""
+    root = root or snapshot_root()
+    stamp = root / "VERSION"
+    if stamp.is_file():
+        return stamp.read_text().strip()
+    latest = max((p.stat().st_mtime_ns for p in root.rglob("*.parquet")), default=0)
+    return str(latest)
+
+
+_ENGINES: dict[tuple[str, str], DuckDBEngine] = {}
+
+
+def snapshot_engine(root: Path | None = None) -> DuckDBEngine:
+    """A DuckDB engine over the written cube (or, with no cube yet, one built from the snapshot),
+    kept in memory per process until the snapshot changes."""
+    root = root or snapshot_root()
+    key = (str(root), snapshot_version(root))
+    engine = _ENGINES.get(key)
+    if engine is None:
+        con = duckdb.connect()
+        source_views(con, root)
+        if (root / "cube").is_dir():
+            _cube_views(con, root)
+            engine = DuckDBEngine(con)
+        else:
+            engine = cube_from_sources(con)
+        _ENGINES.clear()
+        _ENGINES[key] = engine
+    return engine
