@@ -185,6 +185,30 @@ def _cube_views(con, root: Path) -> None:
     con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
 
 
+# Province-level copies of the cube tables (no school, no single ethnic group): national and
+# provincial figures read these, a few thousand rows, instead of the school-level cube.
+ROLLUP = "__p"
+ROLLUP_DROPS = {"school_id", "ethnicity"}
+
+
+def cube_rollups(con) -> None:
+    for table in CUBE_SQL:
+        columns = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+            if c not in ROLLUP_DROPS and c != "count"
+        ]
+        keys = ", ".join(columns)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table}{ROLLUP} AS SELECT {keys}, SUM(count) AS count "
+            f"FROM {table} GROUP BY {keys}"
+        )
+
+
 def snapshot_version(root: Path | None = None) -> str:
     """Changes whenever a snapshot or cube file is rewritten (for caches)."""
     root = root or snapshot_root()
@@ -212,6 +236,7 @@ def snapshot_engine(root: Path | None = None) -> DuckDBEngine:
             engine = DuckDBEngine(con)
         else:
             engine = cube_from_sources(con)
+        cube_rollups(con)
         _ENGINES.clear()
         _ENGINES[key] = engine
     return engine

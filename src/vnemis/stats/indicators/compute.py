@@ -71,7 +71,27 @@ def _check_dimensions(indicator: Indicator, names) -> None:
             )
 
 
+ROLLUP = "__p"  # the engine's province-level copy of a cube table, where it has one
+
+
+def _on_rollups(engine: Engine, ratio, needed: set[str]):
+    """The same ratio reading each table's province-level copy where it has every needed column."""
+
+    def rolled(m):
+        columns = engine.columns(m.table + ROLLUP)
+        if columns is None or not needed <= (columns | set(m.columns)):
+            return m
+        return replace(m, table=m.table + ROLLUP)
+
+    return replace(
+        ratio,
+        numerator=tuple(rolled(m) for m in ratio.numerator),
+        denominator=tuple(rolled(m) for m in ratio.denominator),
+    )
+
+
 def _ratio_rows(engine: Engine, ratio, by: list[str], filters: dict) -> list[dict]:
+    ratio = _on_rollups(engine, ratio, {*by, *filters})
     columns = {}
     for table in ratio.tables():
         found = engine.columns(table)
