@@ -1,4 +1,3 @@
-# ruff: noqa: S608 -- SQL from this script's constants.
 """Benchmark: the full indicator set for every province and the nation, at national size.
 
 Builds (or reuses, under ``var/bench/stats-N``) a synthetic national snapshot laid out as the

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_snapshot
+
+urlpatterns = [
+    path("", views_snapshot.snapshot_page, name="stats_snapshot"),
+]

@@ -20,6 +20,7 @@ from .citizens import CITIZEN_KINDS, CITIZEN_SCHEMA, build_citizens
 from .config import DEFAULT_STUDENTS, XLSX_MAX_ROWS, GenerateConfig, GenerateError, NoiseConfig
 from .geography import Province, load_from_package, region_of
 from .noise import apply_noise
+from .population import population_write
 from .pupils import STATUSES, CitizenIdIssuer, build_classes, build_pupils
 from .results import build_health, build_results
 from .schools import assign_chunks, plan_higher_education, plan_schools, school_counts
@@ -259,4 +260,5 @@ def generate(
         },
     }
     write_manifest(config.out / "manifest.json", manifest)
+    population_write(config.out)
     return {**manifest, "out": str(config.out), "seconds": time.perf_counter() - started}
