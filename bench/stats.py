@@ -157,7 +157,7 @@ def write_cube(root: Path) -> float:
 
 def indicator_set(engine) -> int:
     """Every indicator, every level: national summary, by sex and grade, and every province."""
-    from vnemis.stats.indicators.catalogue import INDICATORS
+    from vnemis.stats.indicators.catalogue import UIS_INDICATORS as INDICATORS
     from vnemis.stats.indicators.compute import Request, indicator_rows, indicator_summary
 
     queries = 0

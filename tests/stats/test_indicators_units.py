@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from vnemis.stats.cube import cube_write, snapshot_engine
 from vnemis.stats.indicators.aggregates import aggregates_engine
-from vnemis.stats.indicators.catalogue import INDICATORS
+from vnemis.stats.indicators.catalogue import UIS_INDICATORS as INDICATORS
 from vnemis.stats.indicators.compute import IndicatorError, Request, indicator_rows
 
 LEVEL_OF = {

@@ -63,12 +63,24 @@ CUBE_SQL = {
         FROM enrolled
         WHERE grade IN ({LAST_GRADES}) AND (status = 'graduated' OR outcome = 'completed_level')
         GROUP BY year, level, sex, {DIMENSIONS}""",
-    "teachers": f"""SELECT school_year AS year, level, sex, {DIMENSIONS}, COUNT(*) AS count
+    "teachers": f"""SELECT school_year AS year, level, sex, qualification, {DIMENSIONS},
+               COUNT(*) AS count
         FROM (SELECT *, CASE WHEN ethnicity = '01' THEN 'kinh' ELSE 'minority' END AS ethnic_group
               FROM staff WHERE role = 'teacher' AND {LEVELS}) AS s
-        GROUP BY school_year, level, sex, {DIMENSIONS}""",
+        GROUP BY school_year, level, sex, qualification, {DIMENSIONS}""",
+    # Classes carry no pupil dimensions; a two-session class (học 2 buổi/ngày) has its own norm.
+    "classes": f"""SELECT c.school_year AS year, c.level, c.grade, c.province, c.school_id,
+               s.urban_rural, s.ownership,
+               CASE WHEN c.two_sessions THEN 'yes' ELSE 'no' END AS two_sessions, COUNT(*) AS count
+        FROM school_classes AS c LEFT JOIN schools AS s ON s.school_id = c.school_id
+        WHERE c.level IN ('primary', 'lower_secondary', 'upper_secondary')
+        GROUP BY c.school_year, c.level, c.grade, c.province, c.school_id, s.urban_rural,
+                 s.ownership, c.two_sessions""",
 }
-CUBE_TABLES = (*CUBE_SQL, "population", "levels")
+# Not per school year: identity verification as it stands (persons are partitioned by province).
+IDENTITIES_SQL = """SELECT province, verification_status, COUNT(*) AS count FROM persons
+    GROUP BY province, verification_status"""
+CUBE_TABLES = (*CUBE_SQL, "population", "levels", "identities")
 
 # Empty stand-ins with the snapshot's schema, for datasets that have no file yet.
 SOURCE_SCHEMAS = {
@@ -81,6 +93,12 @@ SOURCE_SCHEMAS = {
     "ethnicity VARCHAR, ownership VARCHAR, urban_rural VARCHAR, school_year INTEGER, "
     "province VARCHAR",
     "population": "year INTEGER, province VARCHAR, age INTEGER, sex VARCHAR, count BIGINT",
+    "classes": "class_id BIGINT, school_id BIGINT, grade INTEGER, level VARCHAR, "
+    "two_sessions BOOLEAN, combined_grades BOOLEAN, school_year INTEGER, province VARCHAR",
+    "persons": "person_id BIGINT, birth_year INTEGER, sex VARCHAR, ethnicity VARCHAR, "
+    "disability VARCHAR, verification_status VARCHAR, province VARCHAR",
+    "schools": "school_id BIGINT, code VARCHAR, name VARCHAR, province VARCHAR, "
+    "commune_code VARCHAR, level VARCHAR, ownership VARCHAR, urban_rural VARCHAR, status VARCHAR",
 }
 HIVE_TYPES = "{'school_year': INTEGER, 'province': VARCHAR}"
 
@@ -93,7 +111,7 @@ def _parquet(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _partitioned_view(con, name: str, directory: Path, where: str = "") -> None:
+def _partitioned_view(con, name: str, directory: Path, where: str = "", schema: str = "") -> None:
     if directory.is_dir() and any(directory.rglob("*.parquet")):
         glob = _parquet(directory / "**" / "*.parquet")
         con.execute(
@@ -102,7 +120,7 @@ def _partitioned_view(con, name: str, directory: Path, where: str = "") -> None:
             + (f" WHERE {where}" if where else "")
         )
     else:
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {_empty(SOURCE_SCHEMAS[name])}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {_empty(SOURCE_SCHEMAS[schema or name])}")
 
 
 def _empty(schema: str) -> str:
@@ -116,6 +134,24 @@ def source_views(con: duckdb.DuckDBPyConnection, root: Path, where: str = "") ->
     """Views ``enrolments``, ``staff``, ``population`` (raw) and ``enrolled`` over the snapshot."""
     _partitioned_view(con, "enrolments", root / "enrolments", where)
     _partitioned_view(con, "staff", root / "staff", where)
+    # The snapshot's classes as "school_classes": "classes" is the cube table of class counts.
+    _partitioned_view(con, "school_classes", root / "classes", where, schema="classes")
+    persons = root / "persons"
+    if persons.is_dir() and any(persons.rglob("*.parquet")):
+        glob = _parquet(persons / "**" / "*.parquet")
+        con.execute(
+            f"CREATE OR REPLACE VIEW persons AS SELECT * FROM read_parquet('{glob}', "
+            "hive_partitioning = true, hive_types = {'province': VARCHAR})"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW persons AS {_empty(SOURCE_SCHEMAS['persons'])}")
+    schools = root / "schools.parquet"
+    if schools.is_file():
+        con.execute(
+            f"CREATE OR REPLACE VIEW schools AS SELECT * FROM read_parquet('{_parquet(schools)}')"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW schools AS {_empty(SOURCE_SCHEMAS['schools'])}")
     population = root / "population.parquet"
     if population.is_file():
         con.execute(
@@ -133,9 +169,14 @@ def cube_from_sources(con: duckdb.DuckDBPyConnection) -> DuckDBEngine:
     """Materialise the cube tables from the source views (all partitions at once)."""
     for table, sql in CUBE_SQL.items():
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+    _small_tables(con)
+    return DuckDBEngine(con)
+
+
+def _small_tables(con) -> None:
     con.execute("CREATE OR REPLACE TABLE population AS SELECT * FROM population_src")
     con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
-    return DuckDBEngine(con)
+    con.execute(f"CREATE OR REPLACE TABLE identities AS {IDENTITIES_SQL}")
 
 
 def cube_write(*, school_year: int, province: str, root: Path | None = None) -> dict[str, int]:
@@ -181,8 +222,7 @@ def _cube_views(con, root: Path) -> None:
             )
         else:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {CUBE_SQL[table]} LIMIT 0")
-    con.execute("CREATE OR REPLACE TABLE population AS SELECT * FROM population_src")
-    con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
+    _small_tables(con)
 
 
 # Province-level copies of the cube tables (no school, no single ethnic group): national and

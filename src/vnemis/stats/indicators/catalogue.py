@@ -221,6 +221,104 @@ INDICATORS = (
     ),
 )
 
+
+# Teachers per class (định mức giáo viên, Circular 20/2023/TT-BGDĐT); a setting, since norms change.
+DEFAULT_TEACHER_NORMS = {
+    "primary": {"one_session": 1.2, "two_sessions": 1.5},
+    "lower_secondary": 1.9,
+    "upper_secondary": 2.25,
+}
+
+
+def teacher_norms() -> dict:
+    from django.conf import settings
+
+    return getattr(settings, "STATS_TEACHER_NORMS", DEFAULT_TEACHER_NORMS)
+
+
+SCHOOL_DIMS = ("province", "school_id", "urban_rural", "ownership")
+
+OPERATIONS = (
+    Indicator(
+        "PUPILS_PER_CLASS",
+        _("Số học sinh bình quân một lớp"),
+        "E(t, L) / C(t, L)",
+        _("Số học sinh của cấp học"),
+        _("Số lớp của cấp học"),
+        _("học sinh / lớp"),
+        ("grade", *SCHOOL_DIMS),
+        ("enrolment", "classes"),
+        _("Lớp ghép được đếm một lần, ở khối của lớp."),
+        d.pupils_per_class,
+        by_grade=True,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "TEACHERS_PER_CLASS",
+        _("Số giáo viên bình quân một lớp"),
+        "T(t, L) / C(t, L)",
+        _("Số giáo viên giảng dạy cấp học"),
+        _("Số lớp của cấp học"),
+        _("giáo viên / lớp"),
+        SCHOOL_DIMS,
+        ("teachers", "classes"),
+        _(
+            "So với định mức (Thông tư 20/2023/TT-BGDĐT): tiểu học 1,2 (một buổi/ngày) hoặc 1,5 "
+            "(hai buổi/ngày), THCS 1,9, THPT 2,25 giáo viên/lớp."
+        ),
+        d.teachers_per_class,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "TEACHER_GAP",
+        _("Số giáo viên thừa (+) hoặc thiếu (−) so với định mức"),
+        "T(t, L) − Σ định mức × C(t, L)",
+        _("Số giáo viên giảng dạy cấp học"),
+        _("Số giáo viên theo định mức: số lớp nhân định mức giáo viên/lớp"),
+        _("giáo viên"),
+        SCHOOL_DIMS,
+        ("teachers", "classes"),
+        _("Âm là thiếu giáo viên; định mức là cấu hình STATS_TEACHER_NORMS."),
+        lambda year, level, levels: d.teacher_gap(year, level, levels, teacher_norms()),
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "QUALIFIED_TEACHERS_PCT",
+        _("Tỷ lệ giáo viên đạt chuẩn trình độ đào tạo"),
+        "100 × T(t, L, đại học trở lên) / T(t, L)",
+        _("Số giáo viên có bằng đại học trở lên"),
+        _("Số giáo viên giảng dạy cấp học"),
+        PERCENT,
+        ("sex", *SCHOOL_DIMS),
+        ("teachers",),
+        _(
+            "Chuẩn trình độ theo Luật Giáo dục 2019, Điều 72: cử nhân trở lên cho giáo viên phổ thông."
+        ),
+        d.qualified_teachers,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "IDENTITIES_VERIFIED_PCT",
+        _("Tỷ lệ hồ sơ đã xác thực với CSDL quốc gia về dân cư"),
+        "100 × số hồ sơ đã xác thực / số hồ sơ",
+        _("Số hồ sơ học sinh, giáo viên đã xác thực"),
+        _("Số hồ sơ học sinh, giáo viên"),
+        PERCENT,
+        ("province",),
+        ("identities",),
+        _("Tình trạng tại lần làm mới ảnh chụp gần nhất, không theo năm học."),
+        d.identities_verified,
+        by_sex=False,
+        uis=False,
+    ),
+)
+
+INDICATORS = (*INDICATORS, *OPERATIONS)
+UIS_INDICATORS = tuple(i for i in INDICATORS if i.uis)
 BY_CODE = {i.code: i for i in INDICATORS}
 GPI_PREFIX = "GPI_"
 

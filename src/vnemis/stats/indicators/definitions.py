@@ -158,3 +158,47 @@ def completion(year, level, levels):
         (Measure("graduates", _in_level(year, level)),),
         (population(year, f"age = {level.last_age}"),),
     )
+
+
+# Ministry operations (not UIS): classes, teachers against the staffing norms, verification.
+QUALIFIED = "qualification IN ('bachelor', 'master', 'doctorate')"  # Education Law 2019, art. 72
+
+
+def classes(year: int, level: Level, sign: float = 1, where: str = "") -> Measure:
+    return Measure("classes", _in_level(year, level) + (f" AND {where}" if where else ""), sign)
+
+
+def teachers(year: int, level: Level, where: str = "") -> Measure:
+    return Measure("teachers", _in_level(year, level) + (f" AND {where}" if where else ""))
+
+
+def pupils_per_class(year, level, levels):
+    return Ratio((enrolment(year, level),), (classes(year, level),), scale=1.0)
+
+
+def teachers_per_class(year, level, levels):
+    return Ratio((teachers(year, level),), (classes(year, level),), scale=1.0)
+
+
+def teacher_gap(year, level, levels, norms: dict):
+    """Teachers minus the teachers the norms require (negative: a shortage)."""
+    norm = norms[level.code]
+    if isinstance(norm, dict):  # primary: by one or two sessions a day
+        required = (
+            classes(year, level, -norm["two_sessions"], "two_sessions = 'yes'"),
+            classes(year, level, -norm["one_session"], "two_sessions <> 'yes'"),
+        )
+    else:
+        required = (classes(year, level, -norm),)
+    return Ratio((teachers(year, level), *required), (), scale=1.0)
+
+
+def qualified_teachers(year, level, levels):
+    return Ratio((teachers(year, level, QUALIFIED),), (teachers(year, level),))
+
+
+def identities_verified(year, level, levels):
+    return Ratio(
+        (Measure("identities", "verification_status = 'verified'"),),
+        (Measure("identities", "1 = 1"),),
+    )

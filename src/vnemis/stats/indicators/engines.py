@@ -4,6 +4,7 @@ Both expose the same two calls, so ``compute`` never knows which one it drives. 
 written in DuckDB's dialect; Spark receives it transpiled by SQLGlot.
 """
 
+import functools
 from typing import Protocol
 
 import duckdb
@@ -51,13 +52,16 @@ class DuckDBEngine:
 
 
 class SparkEngine:
-    """Runs the same SQL on a SparkSession over tables registered as temporary views."""
+    """Runs the same SQL on a SparkSession over tables registered as temporary views
+    (``vnemis.stats.spark`` builds them: ``spark_engine``, ``spark_aggregates_engine``)."""
 
     name = "spark"
 
-    def __init__(self, spark):
+    def __init__(self, spark, cached: tuple[str, ...] = ()):
         self.spark = spark
+        self.cached = cached
         self._columns: dict[str, set[str] | None] = {}
+        self._answers: dict[str, list[dict]] = {}
 
     def columns(self, table: str) -> set[str] | None:
         if table not in self._columns:
@@ -68,10 +72,32 @@ class SparkEngine:
         return self._columns[table]
 
     def rows(self, sql: str) -> list[dict]:
-        return [row.asDict() for row in self.spark.sql(to_spark(sql)).collect()]
+        # The cached tables never change under an engine, so a repeated query (the levels, a
+        # GPI's by-sex rows) is answered from memory instead of by another Spark job.
+        found = self._answers.get(sql)
+        if found is None:
+            found = [row.asDict() for row in self.spark.sql(to_spark(sql)).collect()]
+            if len(self._answers) < 1024:
+                self._answers[sql] = found
+        return [dict(row) for row in found]
+
+    def close(self) -> None:
+        """Free the memory of the cached cube tables (the shared SparkContext stays up)."""
+        for table in self.cached:
+            if self.spark.catalog.tableExists(table):
+                self.spark.catalog.uncacheTable(table)
+                self.spark.catalog.dropTempView(table)
+        self._columns.clear()
+        self._answers.clear()
 
 
+@functools.lru_cache(maxsize=4096)
 def to_spark(sql: str) -> str:
+    """DuckDB-dialect SQL in Spark's dialect. A construct SQLGlot cannot express in Spark
+    raises instead of being passed through untranslated (a wrong answer would be worse)."""
     import sqlglot
+    from sqlglot.errors import ErrorLevel
 
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    return sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)[
+        0
+    ]

@@ -51,7 +51,7 @@ class Measure:
 
     table: str
     where: str
-    sign: int = 1
+    sign: float = 1  # a weight: -1 subtracts, 1.5 counts each row one and a half times
     columns: dict[str, str] = field(default_factory=dict)
 
     def sql(self, needed: list[str], available: set[str]) -> str:
@@ -74,7 +74,7 @@ class Ratio:
     """``scale × Σ numerator measures / Σ denominator measures``, by any group of dimensions."""
 
     numerator: tuple[Measure, ...]
-    denominator: tuple[Measure, ...]
+    denominator: tuple[Measure, ...]  # empty: the indicator is the numerator's sum itself
     scale: float = 100.0
 
     def tables(self) -> set[str]:
@@ -93,6 +93,19 @@ class Ratio:
             tail = f" GROUP BY {keys}" if keys else ""
             return f"{head} FROM ({union}) AS t WHERE {where}{tail}"
 
+        if not self.denominator:
+            return (
+                f"SELECT * FROM (SELECT {', '.join(group_by) + ', ' if group_by else ''}"
+                f"CAST(SUM(v) AS DOUBLE) AS numerator, CAST(NULL AS BIGINT) AS denominator, "
+                f"{self.scale!r} * CAST(SUM(v) AS DOUBLE) AS value FROM ("
+                + " UNION ALL ".join(m.sql(needed, columns[m.table]) for m in self.numerator)
+                + f") AS t WHERE {where}"
+                + (
+                    f" GROUP BY {', '.join(group_by)}) AS r ORDER BY {', '.join(group_by)}"
+                    if group_by
+                    else ") AS r"
+                )
+            )
         if group_by:
             keys = ", ".join(f"d.{c} AS {c}" for c in group_by)
             join = "LEFT JOIN n ON " + " AND ".join(f"n.{c} = d.{c}" for c in group_by)

@@ -163,6 +163,10 @@ class Command(BaseCommand):
             )
             for line in result.summary_lines():
                 self.stdout.write(f"  {line}")
+            if (directory / "population.csv").exists():
+                from vnemis.stats.population import population_load
+
+                population_load(directory / "population.csv")
         else:
             self._step(f"province {province} already loaded / dữ liệu đã có, dùng lại")
             current = SchoolYear.objects.filter(is_current=True).first()
@@ -175,6 +179,10 @@ class Command(BaseCommand):
                         f"tại {year}-{year + 1}; chạy `vnemis demo --reset` để dựng lại."
                     )
                 )
+        self._step("analytics snapshot / ảnh chụp dữ liệu thống kê")
+        from vnemis.stats.snapshot import snapshot_refresh
+
+        snapshot_refresh()
         with_pupils = Organisation.objects.filter(
             kind=Organisation.Kind.SCHOOL,
             province__code=province,

@@ -33,8 +33,38 @@ class Command(BaseCommand):
         compute.add_argument("--province", help="a province code (snapshot only)")
         compute.add_argument("--school", type=int, help="a school's id (snapshot only)")
         sub.add_parser("indicators", help="List the catalogue / Danh mục chỉ số")
+        snap = sub.add_parser("snapshot", help="Refresh the analytics snapshot / Làm mới ảnh chụp")
+        snap.add_argument("--full", action="store_true", help="rewrite every partition")
+        snap.add_argument("--province", action="append", help="limit to a province (repeatable)")
+        snap.add_argument("--year", type=int, action="append", help="limit to a school year")
+        population = sub.add_parser("population", help="Load population estimates / Nạp dân số")
+        population.add_argument("file", help="CSV or Parquet: year, province, age, sex, count")
 
     def handle(self, *args, action, **opts):
+        if action == "snapshot":
+            from vnemis.stats.snapshot import snapshot_refresh
+
+            done = snapshot_refresh(
+                provinces=opts["province"], years=opts["year"], full=opts["full"]
+            )
+            self.stdout.write(
+                f"{len(done['partitions']):,} phân vùng ghi lại / partitions written, "
+                f"{len(done['removed']):,} xoá / removed, {done['rows']:,} dòng / rows, "
+                f"{done['seconds']:.1f} s"
+            )
+            return
+        if action == "population":
+            from vnemis.stats.population import PopulationFileError, population_load
+
+            try:
+                loaded = population_load(opts["file"])
+            except PopulationFileError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(
+                f"{loaded.rows:,} dòng dân số / population rows, năm / years "
+                f"{', '.join(map(str, loaded.years))}, {loaded.provinces} tỉnh / provinces"
+            )
+            return
         if action == "indicators":
             for indicator in INDICATORS:
                 self.stdout.write(f"{indicator.code:<20} {indicator.name}")
@@ -57,6 +87,11 @@ class Command(BaseCommand):
             filters.append(("school_id", opts["school"]))
         try:
             if opts["aggregates"]:
+                if not indicator.uis:
+                    raise CommandError(
+                        f"{indicator.code} chỉ tính từ dữ liệu cá thể / is computed from unit "
+                        "records only (the aggregate files carry no classes or identities)"
+                    )
                 if filters:
                     raise CommandError(
                         "--province/--school chỉ dùng với ảnh chụp / only with the snapshot"
