@@ -69,7 +69,7 @@ CUBE_SQL = {
               FROM staff WHERE role = 'teacher' AND {LEVELS}) AS s
         GROUP BY school_year, level, sex, qualification, {DIMENSIONS}""",
     # Classes carry no pupil dimensions; a two-session class (học 2 buổi/ngày) has its own norm.
-    "classes": f"""SELECT c.school_year AS year, c.level, c.grade, c.province, c.school_id,
+    "classes": """SELECT c.school_year AS year, c.level, c.grade, c.province, c.school_id,
                s.urban_rural, s.ownership,
                CASE WHEN c.two_sessions THEN 'yes' ELSE 'no' END AS two_sessions, COUNT(*) AS count
         FROM school_classes AS c LEFT JOIN schools AS s ON s.school_id = c.school_id
