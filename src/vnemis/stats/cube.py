@@ -276,6 +276,9 @@ def snapshot_engine(root: Path | None = None) -> DuckDBEngine:
             engine = DuckDBEngine(con)
         else:
             engine = cube_from_sources(con)
+        from .aggregates_store import aggregates_union
+
+        aggregates_union(con, root)
         cube_rollups(con)
         _ENGINES.clear()
         _ENGINES[key] = engine

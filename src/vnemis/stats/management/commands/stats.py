@@ -37,6 +37,10 @@ class Command(BaseCommand):
         snap.add_argument("--full", action="store_true", help="rewrite every partition")
         snap.add_argument("--province", action="append", help="limit to a province (repeatable)")
         snap.add_argument("--year", type=int, action="append", help="limit to a school year")
+        agg = sub.add_parser("aggregates", help="Store aggregate CSV files / Lưu số liệu tổng hợp")
+        agg.add_argument(
+            "directory", help="enrolment.csv, population.csv, ... with a province column"
+        )
         population = sub.add_parser("population", help="Load population estimates / Nạp dân số")
         population.add_argument("file", help="CSV or Parquet: year, province, age, sex, count")
 
@@ -52,6 +56,16 @@ class Command(BaseCommand):
                 f"{len(done['removed']):,} xoá / removed, {done['rows']:,} dòng / rows, "
                 f"{done['seconds']:.1f} s"
             )
+            return
+        if action == "aggregates":
+            from vnemis.stats.aggregates_store import aggregates_import
+
+            try:
+                written = aggregates_import(opts["directory"])
+            except AggregateError as exc:
+                raise CommandError(f"{exc.vi} / {exc.en}") from None
+            for table, rows in written.items():
+                self.stdout.write(f"{table}: {rows:,} dòng lưu / rows stored")
             return
         if action == "population":
             from vnemis.stats.population import PopulationFileError, population_load
