@@ -53,6 +53,7 @@ def main() -> int:
                 member = tar.extractfile(f"package/{source}")
                 if member is None:
                     raise SystemExit(f"{name}@{version} has no {source}")
+                (VENDOR / dest).parent.mkdir(parents=True, exist_ok=True)
                 (VENDOR / dest).write_bytes(member.read())
         stamps[name] = version
     stamp_path.write_text(json.dumps(stamps, indent=2))

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_reports
+
+urlpatterns = [
+    path("", views_reports.reports_index, name="stats_reports"),
+    path("<str:form>/", views_reports.report_page, name="stats_report"),
+    path("<str:form>/drill/", views_reports.report_drill, name="stats_report_drill"),
+]
