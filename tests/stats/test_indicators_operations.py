@@ -120,3 +120,31 @@ def test_school_filter_and_refused_dimensions(engine):
     assert only[0]["value"] is None  # school 2 has no primary classes
     with pytest.raises(IndicatorError, match="cannot be disaggregated by 'sex'"):
         indicator_rows(engine, Request("TEACHERS_PER_CLASS", 2025, "primary", by=("sex",)))
+
+
+def test_submission_completeness_and_timeliness(tmp_path, settings):
+    root = tmp_path / "snapshot"
+    settings.STATS_SNAPSHOT_DIR = root
+    root.mkdir()
+    due = dt.date(2025, 10, 30)
+    rows = [
+        (1, "01", "start_of_year", "approved", dt.date(2025, 10, 20)),
+        (2, "01", "start_of_year", "submitted", dt.date(2025, 10, 31)),  # a day late
+        (3, "01", "start_of_year", "returned", dt.date(2025, 10, 10)),  # sent back: not in
+        (4, "48", "start_of_year", "draft", None),
+        (1, "01", "end_of_year", "draft", None),
+    ]
+    pl.DataFrame(
+        [{"school_id": s, "province": p, "school_year": 2025, "period": k, "status": st,
+          "submitted_on": on, "due_on": due} for s, p, k, st, on in rows],
+        schema_overrides={"submitted_on": pl.Date},
+    ).write_parquet(root / "submissions.parquet")  # fmt: skip
+    engine = snapshot_engine(root)
+    start = (("period", "start_of_year"),)
+    complete = indicator_rows(engine, Request("SUBMISSIONS_COMPLETE_PCT", 2025, filters=start))
+    assert complete[0]["value"] == pytest.approx(50.0)
+    on_time = indicator_rows(
+        engine, Request("SUBMISSIONS_ON_TIME_PCT", 2025, filters=start, by=("province",))
+    )
+    assert [(r["province"], r["value"]) for r in on_time] == [("01", 100 / 3), ("48", 0.0)]
+    assert indicator_rows(engine, Request("SUBMISSIONS_COMPLETE_PCT", 2025))[0]["value"] == 40.0

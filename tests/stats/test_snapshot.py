@@ -33,8 +33,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "stats.md"
 E2025_01 = "enrolments/school_year=2025/province=01"
 # DuckDB's type per column kind, as the brief of the contract says.
 IDS = {"enrolment_id", "person_id", "school_id", "class_id", "assignment_id", "count"}
-SMALL = {"grade", "birth_year", "age", "year", "eyesight_left", "eyesight_right"}
-DATES = {"started_on", "ended_on", "measured_on"}
+SMALL = {"grade", "birth_year", "age", "year", "eyesight_left", "eyesight_right", "school_year"}
+DATES = {"started_on", "ended_on", "measured_on", "submitted_on", "due_on"}
 BOOLS = {"two_sessions", "combined_grades"}
 FLOATS = {"score", "height_cm", "weight_kg", "bmi"}
 
@@ -96,6 +96,7 @@ def test_layout_and_schema_are_the_contract(snapshot_dir):
     layout = contract()
     assert set(layout) == {
         "enrolments", "classes", "staff", "results", "health", "persons", "schools", "population",
+        "submissions",
     }  # fmt: skip
     for dataset, (partitions, columns) in layout.items():
         if partitions == "none":

@@ -77,10 +77,18 @@ CUBE_SQL = {
         GROUP BY c.school_year, c.level, c.grade, c.province, c.school_id, s.urban_rural,
                  s.ownership, c.two_sessions""",
 }
+# Each school's submission per reporting period: complete once submitted or approved, on time
+# when that happened by the due date (local dates).
+SUBMISSIONS_SQL = """SELECT school_year AS year, period, province, school_id,
+       CASE WHEN status IN ('submitted', 'approved') THEN 'yes' ELSE 'no' END AS complete,
+       CASE WHEN status IN ('submitted', 'approved') AND submitted_on <= due_on THEN 'yes'
+            ELSE 'no' END AS on_time,
+       COUNT(*) AS count
+    FROM submissions_src GROUP BY school_year, period, province, school_id, 5, 6"""
 # Not per school year: identity verification as it stands (persons are partitioned by province).
 IDENTITIES_SQL = """SELECT province, verification_status, COUNT(*) AS count FROM persons
     GROUP BY province, verification_status"""
-CUBE_TABLES = (*CUBE_SQL, "population", "levels", "identities")
+CUBE_TABLES = (*CUBE_SQL, "population", "levels", "identities", "submissions")
 
 # Empty stand-ins with the snapshot's schema, for datasets that have no file yet.
 SOURCE_SCHEMAS = {
@@ -97,6 +105,8 @@ SOURCE_SCHEMAS = {
     "two_sessions BOOLEAN, combined_grades BOOLEAN, school_year INTEGER, province VARCHAR",
     "persons": "person_id BIGINT, birth_year INTEGER, sex VARCHAR, ethnicity VARCHAR, "
     "disability VARCHAR, verification_status VARCHAR, province VARCHAR",
+    "submissions": "school_id BIGINT, province VARCHAR, school_year INTEGER, period VARCHAR, "
+    "status VARCHAR, submitted_on DATE, due_on DATE",
     "schools": "school_id BIGINT, code VARCHAR, name VARCHAR, province VARCHAR, "
     "commune_code VARCHAR, level VARCHAR, ownership VARCHAR, urban_rural VARCHAR, status VARCHAR",
 }
@@ -145,6 +155,16 @@ def source_views(con: duckdb.DuckDBPyConnection, root: Path, where: str = "") ->
         )
     else:
         con.execute(f"CREATE OR REPLACE VIEW persons AS {_empty(SOURCE_SCHEMAS['persons'])}")
+    submissions = root / "submissions.parquet"
+    if submissions.is_file():
+        con.execute(
+            "CREATE OR REPLACE VIEW submissions_src AS SELECT * FROM "
+            f"read_parquet('{_parquet(submissions)}')"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE VIEW submissions_src AS {_empty(SOURCE_SCHEMAS['submissions'])}"
+        )
     schools = root / "schools.parquet"
     if schools.is_file():
         con.execute(
@@ -177,6 +197,7 @@ def _small_tables(con) -> None:
     con.execute("CREATE OR REPLACE TABLE population AS SELECT * FROM population_src")
     con.execute(f"CREATE OR REPLACE TABLE levels AS {LEVELS_SQL}")
     con.execute(f"CREATE OR REPLACE TABLE identities AS {IDENTITIES_SQL}")
+    con.execute(f"CREATE OR REPLACE TABLE submissions AS {SUBMISSIONS_SQL}")
 
 
 def cube_write(*, school_year: int, province: str, root: Path | None = None) -> dict[str, int]:

@@ -327,7 +327,12 @@ def _partition_batches(
 
 
 def _single_batches(dataset: str) -> Iterator[pa.RecordBatch]:
-    sql = q.schools_select(connection.vendor) if dataset == "schools" else q.POPULATION_SELECT
+    if dataset == "schools":
+        sql = q.schools_select(connection.vendor)
+    elif dataset == "submissions":
+        sql = q.submissions_select(connection.vendor)
+    else:
+        sql = q.POPULATION_SELECT
     for rows in _fetch(sql, []):
         yield _batch(rows, q.SCHEMAS[dataset])
 
@@ -610,6 +615,11 @@ def _single_due(dataset: str, root: Path, full: bool, high: int) -> bool:
     last = SnapshotPartition.objects.filter(dataset=dataset, school_year=0, province="").first()
     if last is None:
         return True
+    if dataset == "submissions":  # no change numbers here: the last update time tells
+        from vnemis.exchange.models_submissions import Submission
+
+        newest = Submission.objects.order_by("-updated_at").values_list("updated_at", flat=True)
+        return newest.first() is not None and newest.first() > last.written_at
     if dataset == "schools":
         return bool(
             _all("SELECT 1 FROM orgs_organisation WHERE change_seq > %s LIMIT 1", [last.change_seq])

@@ -119,11 +119,23 @@ SCHEMAS: dict[str, pa.Schema] = {
     "population": pa.schema(
         [("year", SMALL), ("province", STR), ("age", SMALL), ("sex", STR), ("count", ID)]
     ),
+    # One row per school and reporting period (exchange app): for completeness and timeliness.
+    "submissions": pa.schema(
+        [
+            ("school_id", ID),
+            ("province", STR),
+            ("school_year", SMALL),
+            ("period", STR),
+            ("status", STR),
+            ("submitted_on", DATE),
+            ("due_on", DATE),
+        ]
+    ),
 }
 # Partitioned by school year and province; ``persons`` by province only; the rest single files.
 BY_YEAR = ("enrolments", "classes", "staff", "results", "health")
 BY_PROVINCE = ("persons",)
-SINGLE = ("schools", "population")
+SINGLE = ("schools", "population", "submissions")
 PARTITIONED = BY_YEAR + BY_PROVINCE
 
 LEVELS = ("preschool", "primary", "lower_secondary", "upper_secondary")
@@ -268,6 +280,23 @@ ORDER BY o.id"""
 POPULATION_SELECT = """
 SELECT year, province_code, age, sex, count FROM stats_populationestimate
 ORDER BY year, province_code, age, sex"""
+
+
+def submissions_select(vendor: str) -> str:
+    # The local (Asia/Ho_Chi_Minh) date of the last submission, compared with the due date.
+    if vendor == "postgresql":
+        local = "CAST((s.submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh') AS DATE)"
+    else:
+        local = "date(s.submitted_at, '+7 hours')"
+    return f"""
+SELECT s.school_id, pr.code, y.start_year, p.kind, s.status, {local}, p.due_on
+FROM exchange_submission s
+JOIN exchange_reportingperiod p ON p.id = s.period_id
+JOIN registry_schoolyear y ON y.id = p.school_year_id
+JOIN orgs_organisation o ON o.id = s.school_id
+LEFT JOIN geo_province pr ON pr.id = o.province_id
+ORDER BY s.id"""
+
 
 SELECTS = {
     "enrolments": enrolments_select,

@@ -118,6 +118,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The analytics snapshot (Parquet) that statistics read; object storage mounted here at scale.
+STATS_SNAPSHOT_DIR = Path(os.environ.get("VNEMIS_SNAPSHOT_DIR", VAR_DIR / "snapshot"))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

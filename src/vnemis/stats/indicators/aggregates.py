@@ -29,7 +29,15 @@ TABLES = {
 }
 INTEGER_COLUMNS = {"year": (1900, 2200), "grade": (0, 12), "age": (0, 120), "count": (0, None)}
 INTEGER_COLUMNS |= {"entry_age": (0, 30), "grades": (1, 12), "school_id": (0, None)}
-PASS_THROUGH = ("province", "legacy_province", "school_id", "ethnicity", "ethnic_group", "urban_rural", "ownership")
+PASS_THROUGH = (
+    "province",
+    "legacy_province",
+    "school_id",
+    "ethnicity",
+    "ethnic_group",
+    "urban_rural",
+    "ownership",
+)
 
 
 class AggregateError(ValueError):

@@ -317,6 +317,38 @@ OPERATIONS = (
     ),
 )
 
+SUBMISSION_DIMS = ("period", "province", "school_id")
+OPERATIONS += (
+    Indicator(
+        "SUBMISSIONS_COMPLETE_PCT",
+        _("Tỷ lệ trường đã nộp báo cáo kỳ"),
+        "100 × số báo cáo đã nộp hoặc đã duyệt / số báo cáo phải nộp",
+        _("Số báo cáo kỳ đã nộp hoặc đã được Sở duyệt"),
+        _("Số báo cáo kỳ các trường phải nộp"),
+        PERCENT,
+        SUBMISSION_DIMS,
+        ("submissions",),
+        _("Báo cáo bị trả lại tính là chưa nộp cho đến khi trường nộp lại."),
+        d.submissions_complete,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "SUBMISSIONS_ON_TIME_PCT",
+        _("Tỷ lệ báo cáo kỳ nộp đúng hạn"),
+        "100 × số báo cáo nộp đến hết ngày hạn / số báo cáo phải nộp",
+        _("Số báo cáo kỳ nộp (lần cuối) không muộn hơn ngày hạn"),
+        _("Số báo cáo kỳ các trường phải nộp"),
+        PERCENT,
+        SUBMISSION_DIMS,
+        ("submissions",),
+        _("Ngày nộp theo giờ Việt Nam; hạn theo Thông tư 25/2024 (30/10, 30/6) hoặc do Sở đặt."),
+        d.submissions_on_time,
+        by_sex=False,
+        uis=False,
+    ),
+)
+
 INDICATORS = (*INDICATORS, *OPERATIONS)
 UIS_INDICATORS = tuple(i for i in INDICATORS if i.uis)
 BY_CODE = {i.code: i for i in INDICATORS}

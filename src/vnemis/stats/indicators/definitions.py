@@ -202,3 +202,15 @@ def identities_verified(year, level, levels):
         (Measure("identities", "verification_status = 'verified'"),),
         (Measure("identities", "1 = 1"),),
     )
+
+
+def _submissions(year: int, where: str = "") -> Measure:
+    return Measure("submissions", f"year = {year}" + (f" AND {where}" if where else ""))
+
+
+def submissions_complete(year, level, levels):
+    return Ratio((_submissions(year, "complete = 'yes'"),), (_submissions(year),))
+
+
+def submissions_on_time(year, level, levels):
+    return Ratio((_submissions(year, "on_time = 'yes'"),), (_submissions(year),))
