@@ -607,9 +607,19 @@ def test_openapi_document_is_served_and_consistent(client):
         "/identity/enrichment/exports",
         "/identity/enrichment/exports/{export_id}/file",
         "/identity/enrichment/exports/{export_id}/rows",
+        "/stats/indicators",
+        "/stats/indicators/{code}",
+        "/open-data/datasets",
+        "/open-data/datasets/{code}",
     }
-    # The published data standard is public: anyone may read it without an account.
-    public = {"/standard", "/standard/{entity}", "/standard/{entity}/schema"}
+    # The published data standard and open data are public: no account needed.
+    public = {
+        "/standard",
+        "/standard/{entity}",
+        "/standard/{entity}/schema",
+        "/open-data/datasets",
+        "/open-data/datasets/{code}",
+    }
     assert {p.removeprefix(API) for p in doc["paths"]} == expected
     schemes = doc["components"]["securitySchemes"]
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}

@@ -190,3 +190,10 @@ def test_missing_file_unknown_code_and_empty_year(aggregates):
     with pytest.raises(CommandError, match="denominator is zero or missing"):
         call_command("stats", "compute", "--indicator", "GER", "--aggregates", str(aggregates),
                      "--year", "1999", stdout=out)  # fmt: skip
+
+
+def test_flow_rates_need_the_next_year(aggregates):
+    out = StringIO()
+    with pytest.raises(CommandError, match="need the enrolment of 2022-2023"):
+        call_command("stats", "compute", "--indicator", "DROPOUT_RATE", "--aggregates",
+                     str(aggregates), "--year", "2021", stdout=out)  # fmt: skip

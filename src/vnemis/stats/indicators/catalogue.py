@@ -39,11 +39,19 @@ class Indicator:
     uis: bool = True
 
     @property
+    def needs_next_year(self) -> bool:
+        """Flow indicators (reconstructed cohort) read year t + 1 as well."""
+        return self.code in FLOW_CODES
+
+    @property
     def url_code(self) -> str:
         return self.code.lower()
 
 
 PERCENT = _("phần trăm (%)")
+FLOW_CODES = {
+    "PROMOTION_RATE", "REPETITION_RATE", "DROPOUT_RATE", "SURVIVAL_RATE", "TRANSITION_RATE",
+}  # fmt: skip
 FLOW = _(
     "Phương pháp dòng học sinh tái tạo (UIS): dùng số liệu hai năm học liền nhau, giả định học "
     "sinh chuyển đến, chuyển đi giữa các đơn vị cân bằng nhau; một đơn vị thiếu số liệu năm sau "

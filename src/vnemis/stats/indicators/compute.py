@@ -158,6 +158,8 @@ def indicator_rows(engine: Engine, request: Request) -> list[dict]:
             f"Không có cấp học sau cấp {level.code}",
             f"No level follows {level.code}",
         )
+    if indicator.needs_next_year:
+        _require_next_year(engine, request.year, level)
     keyed = [*by, "sex"] if gpi else by
     if indicator.build is None:
         keyed = [c for c in keyed if c != "grade"]
@@ -173,6 +175,24 @@ def indicator_rows(engine: Engine, request: Request) -> list[dict]:
     if gpi:
         rows = _parity(rows, by)
     return rows
+
+
+def _require_next_year(engine: Engine, year: int, level: Level) -> None:
+    """Flow rates need the next year's enrolment: without it every pupil would look a dropout."""
+    if engine.columns("enrolment") is None:
+        return  # reported as a missing table by the ratio itself
+    found = engine.rows(  # noqa: S608 -- an integer and a level code from the levels table
+        f"SELECT COUNT(*) AS n FROM enrolment WHERE year = {int(year) + 1} "
+        f"AND level = '{level.code}'"
+    )
+    if not found[0]["n"]:
+        raise IndicatorError(
+            "no_next_year",
+            f"Chưa có số liệu năm học {year + 1}-{year + 2} để tính tỷ lệ dòng học sinh của năm "
+            f"{year}-{year + 1}",
+            f"Flow rates of {year}-{year + 1} need the enrolment of {year + 1}-{year + 2}, "
+            "which is not there yet",
+        )
 
 
 def _parity(rows: list[dict], by: list[str]) -> list[dict]:
