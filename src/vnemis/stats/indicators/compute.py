@@ -181,10 +181,9 @@ def _require_next_year(engine: Engine, year: int, level: Level) -> None:
     """Flow rates need the next year's enrolment: without it every pupil would look a dropout."""
     if engine.columns("enrolment") is None:
         return  # reported as a missing table by the ratio itself
-    found = engine.rows(  # noqa: S608 -- an integer and a level code from the levels table
-        f"SELECT COUNT(*) AS n FROM enrolment WHERE year = {int(year) + 1} "
-        f"AND level = '{level.code}'"
-    )
+    # An integer and a level code read from the levels table.
+    sql = f"SELECT COUNT(*) AS n FROM enrolment WHERE year = {int(year) + 1} AND level = '{level.code}'"  # noqa: S608
+    found = engine.rows(sql)
     if not found[0]["n"]:
         raise IndicatorError(
             "no_next_year",
