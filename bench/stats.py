@@ -230,7 +230,7 @@ def load_postgres(conn, root: Path, students: int) -> float:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE UNLOGGED TABLE {table} ({columns})")
         names = ", ".join(c.split(" ")[0] for c in columns.split(", "))
-        reader = con.execute(
+        reader = con.sql(
             f"SELECT {names} FROM read_parquet('{root / dataset / '**' / '*.parquet'}', {hive})"
         ).to_arrow_reader(1_000_000)
         with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
@@ -306,6 +306,12 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=24_000_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--registry-pupils",
+        type=int,
+        help="pupils of the one province whose registry → snapshot refresh is timed "
+        "(default: students / 34, an average province; 0 skips it)",
+    )
     args = parser.parse_args()
     django_setup()
     import duckdb
@@ -375,6 +381,28 @@ def main() -> None:
         f"one province changed: cube partition rewritten and the set recomputed in {incremental_s:.2f} s"
     )
 
+    registry = None
+    pupils = args.students // 34 if args.registry_pupils is None else args.registry_pupils
+    if pupils:
+        import subprocess
+
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "snapshot_refresh.py"),
+            "--pupils",
+            str(pupils),
+        ]
+        if args.database_url:
+            command += ["--database-url", args.database_url.rpartition("/")[0]]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        registry = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"registry → snapshot, one province of {pupils:,} pupils, one pupil changed: "
+            f"{registry['incremental_s']:.2f} s (full snapshot of it {registry['full_s']:.1f} s)"
+        )
+    # One province changed, end to end: its registry rows re-read into the snapshot and its cube
+    # (measured on a province of ``pupils``), then the national indicator set recomputed.
+    incremental_total = incremental_s + (registry["incremental_s"] if registry else 0.0)
     ratio = round(duckdb_units_s / postgres_s, 4) if postgres_s else None
     result = {
         "students": args.students,
@@ -383,7 +411,11 @@ def main() -> None:
         "duckdb_cube_build_s": round(cube_built, 3),
         "postgres_s": round(postgres_s, 3) if postgres_s else None,
         "ratio_duckdb_vs_postgres": ratio,
-        "incremental_s": round(incremental_s, 3),
+        "incremental_s": round(incremental_total, 3),
+        "incremental_cube_and_indicators_s": round(incremental_s, 3),
+        "incremental_registry_refresh_s": registry["incremental_s"] if registry else None,
+        "registry_province_pupils": pupils,
+        "registry_full_snapshot_s": registry["full_s"] if registry else None,
         "rows_per_s": round(unit_rows / duckdb_units_s),
         "unit_rows": unit_rows,
         "cube_s": round(cube_s, 2),
@@ -393,7 +425,7 @@ def main() -> None:
         "goals": {
             "duckdb_s<5": duckdb_s < 5,
             "ratio<=0.1": ratio is not None and ratio <= 0.1,
-            "incremental_s<10": incremental_s < 10,
+            "incremental_s<10": incremental_total < 10,
         },
     }
     print(json.dumps(result))
