@@ -9,7 +9,6 @@ import csv
 import io
 from urllib.parse import urlencode
 
-import xlsxwriter
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -32,6 +31,7 @@ from .dashboards import (
 )
 from .indicators.catalogue import GPI_PREFIX, INDICATORS, indicator_get
 from .selectors import province_names, stats_home_node, stats_node_get
+from .table_xlsx import table_xlsx
 
 FORMATS = ("csv", "xlsx")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -151,21 +151,7 @@ def stats_table_download(request, node: str, panel: str, fmt: str):
 
 
 def _xlsx(node, dashboard, table, header, rows) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    sheet = book.add_worksheet(_("Số liệu"))
-    sheet.write_row(0, 0, header, bold)
-    for r, line in enumerate(rows, start=1):
-        for c, value in enumerate(line):
-            if value is None:
-                sheet.write_blank(r, c, None)
-            else:
-                sheet.write(r, c, value)
-    sheet.freeze_panes(1, 0)
-    sheet.set_column(0, len(header) - 1, 18)
     filters = dashboard.filters
-    notes = book.add_worksheet(_("Ghi chú"))
     lines = [
         (_("Bảng"), str(table.title)),
         (_("Đơn vị"), node.name),
@@ -177,13 +163,7 @@ def _xlsx(node, dashboard, table, header, rows) -> bytes:
     ]
     if filters.province:
         lines.insert(4, (str(FILTER_LABELS["province"]), filters.province))
-    for r, (k, v) in enumerate(lines):
-        notes.write(r, 0, str(k), bold)
-        notes.write(r, 1, str(v))
-    notes.set_column(0, 0, 22)
-    notes.set_column(1, 1, 70)
-    book.close()
-    return buffer.getvalue()
+    return table_xlsx(header, rows, lines)
 
 
 @login_required

@@ -8,7 +8,6 @@ import csv
 import io
 import itertools
 
-import xlsxwriter
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -29,6 +28,7 @@ from .opendata import (
     dataset_years,
 )
 from .suppression import TOTAL
+from .table_xlsx import table_xlsx
 
 MAX_AGE = 300
 HIDDEN = "…"
@@ -246,19 +246,6 @@ def dataset_download(request, code: str, year: int, fmt: str):
 
 def _xlsx(dataset, published: dict, labels: list[dict], english: bool) -> bytes:
     header, rows = _long_rows(published, labels)
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    sheet = book.add_worksheet(_("Số liệu"))
-    sheet.write_row(0, 0, header, bold)
-    for r, line in enumerate(rows, start=1):
-        for c, value in enumerate(line):
-            if value is None:
-                sheet.write_blank(r, c, None)
-            else:
-                sheet.write(r, c, value)
-    sheet.freeze_panes(1, 0)
-    notes = book.add_worksheet(_("Ghi chú"))
     lines = [
         (_("Bộ dữ liệu"), dataset.title_en if english else dataset.title_vi),
         (_("Mã"), dataset.code),
@@ -277,10 +264,4 @@ def _xlsx(dataset, published: dict, labels: list[dict], english: bool) -> bytes:
         ),
         (_("Mã tổng"), TOTAL),
     ]
-    for r, (k, v) in enumerate(lines):
-        notes.write(r, 0, str(k), bold)
-        notes.write(r, 1, str(v))
-    notes.set_column(0, 0, 22)
-    notes.set_column(1, 1, 90)
-    book.close()
-    return buffer.getvalue()
+    return table_xlsx(header, rows, lines)
