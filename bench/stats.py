@@ -122,7 +122,8 @@ def build_snapshot(root: Path, students: int) -> None:
             SELECT i AS assignment_id, 900000000 + i AS person_id, s.school_id, 'teacher' AS role,
                    CASE s.first_grade WHEN 1 THEN 'primary' WHEN 6 THEN 'lower_secondary'
                         ELSE 'upper_secondary' END AS level,
-                   ['toan'] AS subjects, 'bachelor' AS qualification, 'permanent' AS contract_type,
+                   ['toan'] AS subjects,
+                   CASE WHEN hash(i, 'q') % 20 = 0 THEN 'college' ELSE 'bachelor' END AS qualification, 'permanent' AS contract_type,
                    CASE WHEN hash(i, 'ts') % 10 < 7 THEN 'F' ELSE 'M' END AS sex,
                    1985 AS birth_year, '01' AS ethnicity, s.ownership, s.urban_rural,
                    {year} AS school_year, s.province
@@ -144,6 +145,34 @@ def build_snapshot(root: Path, students: int) -> None:
     (root / "BENCH_STUDENTS").write_text(str(students))
 
 
+def ensure_classes(root: Path) -> None:
+    """Classes (35 pupils a class) and schools.parquet, added to a snapshot built without them."""
+    import duckdb
+
+    if (root / "classes").is_dir() and (root / "schools.parquet").is_file():
+        return
+    con = duckdb.connect()
+    hive = "hive_partitioning = true, hive_types = {'school_year': INTEGER, 'province': VARCHAR}"
+    con.execute(f"""
+        COPY (
+        SELECT school_id * 1000 + grade * 50 + k AS class_id, school_id, grade, level,
+               hash(school_id, grade, k) % 3 <> 0 AS two_sessions, false AS combined_grades,
+               school_year, province
+        FROM (SELECT school_year, province, school_id, grade, any_value(level) AS level,
+                     CAST(ceil(COUNT(*) / 35.0) AS INTEGER) AS n
+              FROM read_parquet('{root / "enrolments" / "**" / "*.parquet"}', {hive})
+              GROUP BY school_year, province, school_id, grade) AS g,
+             LATERAL (SELECT unnest(range(g.n)) AS k)
+        ) TO '{root / "classes"}' (FORMAT parquet, PARTITION_BY (school_year, province),
+             OVERWRITE_OR_IGNORE true)
+    """)
+    con.execute(f"""
+        COPY (SELECT DISTINCT school_id, province, ownership, urban_rural
+              FROM read_parquet('{root / "enrolments" / "**" / "*.parquet"}', {hive}))
+        TO '{root / "schools.parquet"}' (FORMAT parquet)
+    """)
+
+
 def write_cube(root: Path) -> float:
     from vnemis.stats.cube import cube_write
 
@@ -157,8 +186,13 @@ def write_cube(root: Path) -> float:
 
 def indicator_set(engine) -> int:
     """Every indicator, every level: national summary, by sex and grade, and every province."""
-    from vnemis.stats.indicators.catalogue import UIS_INDICATORS as INDICATORS
+    from vnemis.stats.indicators.catalogue import BY_CODE, UIS_INDICATORS
     from vnemis.stats.indicators.compute import Request, indicator_rows, indicator_summary
+
+    # The UIS set and the Ministry's figures on classes and teachers (the synthetic snapshot has
+    # no identity checks or period submissions).
+    operations = ("PUPILS_PER_CLASS", "TEACHERS_PER_CLASS", "TEACHER_GAP", "QUALIFIED_TEACHERS_PCT")
+    INDICATORS = (*UIS_INDICATORS, *(BY_CODE[c] for c in operations))
 
     queries = 0
     year = YEARS[0]
@@ -205,8 +239,10 @@ PG_COLUMNS = (
 )
 PG_STAFF = (
     "school_year INT, province TEXT, school_id BIGINT, role TEXT, level TEXT, sex TEXT, "
-    "ethnicity TEXT, ownership TEXT, urban_rural TEXT"
+    "qualification TEXT, ethnicity TEXT, ownership TEXT, urban_rural TEXT"
 )
+PG_CLASSES = "school_year INT, province TEXT, class_id BIGINT, school_id BIGINT, grade INT, level TEXT, two_sessions BOOLEAN"
+PG_SCHOOLS = "school_id BIGINT, province TEXT, ownership TEXT, urban_rural TEXT"
 
 
 def load_postgres(conn, root: Path, students: int) -> float:
@@ -214,7 +250,7 @@ def load_postgres(conn, root: Path, students: int) -> float:
     import duckdb
     import pyarrow.csv as pacsv
 
-    marker = f"bench students {students}"
+    marker = f"bench students {students} v2"
     existing = conn.execute(
         "SELECT obj_description(oid) FROM pg_class WHERE relname = 'bench_enrolments'"
     ).fetchone()
@@ -226,13 +262,18 @@ def load_postgres(conn, root: Path, students: int) -> float:
     for table, columns, dataset in (
         ("bench_enrolments", PG_COLUMNS, "enrolments"),
         ("bench_staff", PG_STAFF, "staff"),
+        ("bench_classes", PG_CLASSES, "classes"),
+        ("bench_schools", PG_SCHOOLS, "schools.parquet"),
     ):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE UNLOGGED TABLE {table} ({columns})")
         names = ", ".join(c.split(" ")[0] for c in columns.split(", "))
-        reader = con.sql(
-            f"SELECT {names} FROM read_parquet('{root / dataset / '**' / '*.parquet'}', {hive})"
-        ).to_arrow_reader(1_000_000)
+        source = (
+            f"read_parquet('{root / dataset}')"
+            if dataset.endswith(".parquet")
+            else f"read_parquet('{root / dataset / '**' / '*.parquet'}', {hive})"
+        )
+        reader = con.sql(f"SELECT {names} FROM {source}").to_arrow_reader(1_000_000)
         with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
             for batch in reader:
                 buffer = io.BytesIO()
@@ -271,6 +312,8 @@ def postgres_run(conn) -> float:
     start = time.perf_counter()
     conn.execute("CREATE OR REPLACE TEMP VIEW enrolments AS SELECT * FROM bench_enrolments")
     conn.execute("CREATE OR REPLACE TEMP VIEW staff AS SELECT * FROM bench_staff")
+    conn.execute("CREATE OR REPLACE TEMP VIEW school_classes AS SELECT * FROM bench_classes")
+    conn.execute("CREATE OR REPLACE TEMP VIEW schools AS SELECT * FROM bench_schools")
     conn.execute(f"CREATE OR REPLACE TEMP VIEW enrolled AS {pg(ENROLLED_SQL)}")
     for table, sql in CUBE_SQL.items():
         conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -331,6 +374,7 @@ def main() -> None:
         build_snapshot(root, args.students)
         built = time.perf_counter() - start
         print(f"built the synthetic snapshot in {built:.1f} s")
+    ensure_classes(root)
     cube_s = write_cube(root)
     print(f"cube partitions written in {cube_s:.1f} s")
 
