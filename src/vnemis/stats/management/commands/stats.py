@@ -32,6 +32,12 @@ class Command(BaseCommand):
         )
         compute.add_argument("--province", help="a province code (snapshot only)")
         compute.add_argument("--school", type=int, help="a school's id (snapshot only)")
+        compute.add_argument(
+            "--engine",
+            choices=["duckdb", "spark"],
+            default="duckdb",
+            help="DuckDB (embedded) or Spark (VNEMIS_SPARK_MASTER)",
+        )
         sub.add_parser("indicators", help="List the catalogue / Danh mục chỉ số")
         snap = sub.add_parser("snapshot", help="Refresh the analytics snapshot / Làm mới ảnh chụp")
         snap.add_argument("--full", action="store_true", help="rewrite every partition")
@@ -112,9 +118,9 @@ class Command(BaseCommand):
                     )
                 engine = aggregates_engine(opts["aggregates"], set(indicator.sources))
             else:
-                from vnemis.stats.cube import snapshot_engine
+                from vnemis.stats.spark import engine_for
 
-                engine = snapshot_engine()
+                engine = engine_for(opts["engine"])
             result = indicator_summary(
                 engine, Request(code, opts["year"], opts["level"], tuple(filters))
             )
