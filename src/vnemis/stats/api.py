@@ -55,7 +55,7 @@ def _out(indicator) -> dict:
     return {
         "code": indicator.code,
         "name": str(indicator.name),
-        "formula": indicator.formula,
+        "formula": str(indicator.formula),
         "numerator": str(indicator.numerator),
         "denominator": str(indicator.denominator),
         "unit": str(indicator.unit),

@@ -86,7 +86,7 @@ INDICATORS = (
     Indicator(
         "ANER",
         _("Tỷ lệ nhập học đúng tuổi điều chỉnh"),
-        "100 × E(t, L và cao hơn, a..b) / P(t, a..b)",
+        _("100 × E(t, L và cao hơn, a..b) / P(t, a..b)"),
         _("Số học sinh trong độ tuổi chính thức học cấp học đó hoặc cấp cao hơn"),
         _("Dân số trong độ tuổi chính thức của cấp học"),
         PERCENT,
@@ -98,7 +98,7 @@ INDICATORS = (
     Indicator(
         "GIR",
         _("Tỷ lệ nhập học lớp đầu cấp thô"),
-        "100 × N(t, lớp đầu cấp) / P(t, a)",
+        _("100 × N(t, lớp đầu cấp) / P(t, a)"),
         _("Số học sinh mới vào lớp đầu cấp, mọi độ tuổi"),
         _("Dân số ở độ tuổi vào lớp đầu cấp"),
         PERCENT,
@@ -136,7 +136,7 @@ INDICATORS = (
     Indicator(
         "PROMOTION_RATE",
         _("Tỷ lệ lên lớp"),
-        "100 × (E(g+1, t+1) − R(g+1, t+1)) / E(g, t); lớp cuối: G(t) / E(t)",
+        _("100 × (E(g+1, t+1) − R(g+1, t+1)) / E(g, t); lớp cuối: G(t) / E(t)"),
         _("Số học sinh lên lớp (lớp cuối cấp: số hoàn thành cấp học)"),
         _("Số học sinh năm học t"),
         PERCENT,
@@ -162,7 +162,7 @@ INDICATORS = (
     Indicator(
         "DROPOUT_RATE",
         _("Tỷ lệ bỏ học"),
-        "100 − tỷ lệ lên lớp − tỷ lệ lưu ban",
+        _("100 − tỷ lệ lên lớp − tỷ lệ lưu ban"),
         _("Số học sinh năm t không lên lớp, không lưu ban năm t+1"),
         _("Số học sinh năm học t"),
         PERCENT,
@@ -175,7 +175,7 @@ INDICATORS = (
     Indicator(
         "SURVIVAL_RATE",
         _("Tỷ lệ học đến lớp cuối cấp"),
-        "100 × Π p(g) / (1 − r(g)), g từ lớp đầu đến lớp áp cuối",
+        _("100 × Π p(g) / (1 − r(g)), g từ lớp đầu đến lớp áp cuối"),
         _("Số học sinh của một nhóm 1.000 em vào lớp đầu cấp được dự báo học đến lớp cuối cấp"),
         _("Nhóm học sinh vào lớp đầu cấp"),
         PERCENT,
@@ -191,7 +191,9 @@ INDICATORS = (
     Indicator(
         "TRANSITION_RATE",
         _("Tỷ lệ chuyển cấp hiệu quả"),
-        "100 × (E(đầu cấp sau, t+1) − R(đầu cấp sau, t+1)) / (E(cuối cấp, t) − R(cuối cấp, t+1))",
+        _(
+            "100 × (E(đầu cấp sau, t+1) − R(đầu cấp sau, t+1)) / (E(cuối cấp, t) − R(cuối cấp, t+1))"
+        ),
         _("Số học sinh mới vào lớp đầu cấp học sau năm t+1"),
         _("Số học sinh lớp cuối cấp năm t không lưu ban năm t+1"),
         PERCENT,
@@ -203,7 +205,7 @@ INDICATORS = (
     Indicator(
         "COMPLETION_RATE",
         _("Tỷ lệ hoàn thành cấp học"),
-        "100 × G(t, L) / P(t, tuổi lớp cuối cấp)",
+        _("100 × G(t, L) / P(t, tuổi lớp cuối cấp)"),
         _("Số học sinh hoàn thành cấp học"),
         _("Dân số ở độ tuổi chính thức của lớp cuối cấp"),
         PERCENT,
@@ -218,7 +220,7 @@ INDICATORS = (
     Indicator(
         "OUT_OF_SCHOOL_RATE",
         _("Tỷ lệ trẻ ngoài nhà trường"),
-        "100 × (P(t, a..b) − E(t, L và cao hơn, a..b)) / P(t, a..b)",
+        _("100 × (P(t, a..b) − E(t, L và cao hơn, a..b)) / P(t, a..b)"),
         _("Số trẻ trong độ tuổi chính thức không học cấp học đó hay cấp cao hơn"),
         _("Dân số trong độ tuổi chính thức của cấp học"),
         PERCENT,
@@ -282,7 +284,7 @@ OPERATIONS = (
     Indicator(
         "TEACHER_GAP",
         _("Số giáo viên thừa (+) hoặc thiếu (−) so với định mức"),
-        "T(t, L) − Σ định mức × C(t, L)",
+        _("T(t, L) − Σ định mức × C(t, L)"),
         _("Số giáo viên giảng dạy cấp học"),
         _("Số giáo viên theo định mức: số lớp nhân định mức giáo viên/lớp"),
         _("giáo viên"),
@@ -296,7 +298,7 @@ OPERATIONS = (
     Indicator(
         "QUALIFIED_TEACHERS_PCT",
         _("Tỷ lệ giáo viên đạt chuẩn trình độ đào tạo"),
-        "100 × T(t, L, đại học trở lên) / T(t, L)",
+        _("100 × T(t, L, đại học trở lên) / T(t, L)"),
         _("Số giáo viên có bằng đại học trở lên"),
         _("Số giáo viên giảng dạy cấp học"),
         PERCENT,
@@ -312,7 +314,7 @@ OPERATIONS = (
     Indicator(
         "IDENTITIES_VERIFIED_PCT",
         _("Tỷ lệ hồ sơ đã xác thực với CSDL quốc gia về dân cư"),
-        "100 × số hồ sơ đã xác thực / số hồ sơ",
+        _("100 × số hồ sơ đã xác thực / số hồ sơ"),
         _("Số hồ sơ học sinh, giáo viên đã xác thực"),
         _("Số hồ sơ học sinh, giáo viên"),
         PERCENT,
@@ -330,7 +332,7 @@ OPERATIONS += (
     Indicator(
         "SUBMISSIONS_COMPLETE_PCT",
         _("Tỷ lệ trường đã nộp báo cáo kỳ"),
-        "100 × số báo cáo đã nộp hoặc đã duyệt / số báo cáo phải nộp",
+        _("100 × số báo cáo đã nộp hoặc đã duyệt / số báo cáo phải nộp"),
         _("Số báo cáo kỳ đã nộp hoặc đã được Sở duyệt"),
         _("Số báo cáo kỳ các trường phải nộp"),
         PERCENT,
@@ -344,7 +346,7 @@ OPERATIONS += (
     Indicator(
         "SUBMISSIONS_ON_TIME_PCT",
         _("Tỷ lệ báo cáo kỳ nộp đúng hạn"),
-        "100 × số báo cáo nộp đến hết ngày hạn / số báo cáo phải nộp",
+        _("100 × số báo cáo nộp đến hết ngày hạn / số báo cáo phải nộp"),
         _("Số báo cáo kỳ nộp (lần cuối) không muộn hơn ngày hạn"),
         _("Số báo cáo kỳ các trường phải nộp"),
         PERCENT,
