@@ -283,7 +283,10 @@ def test_whole_workflow(users, tree, periods):
         ("update", "submitted", "approved"),
         ("update", "approved", "returned"),
     ]
-    assert AuditEntry.objects.count() == audit_before + 5
+    # Besides the five transitions: the approval queued one refresh of the statistics snapshot.
+    refreshes = AuditEntry.objects.filter(object_type="snapshot_refresh")
+    assert [e.detail["trigger"] for e in refreshes] == ["approval"]
+    assert AuditEntry.objects.count() == audit_before + 5 + 1
 
 
 def test_submit_refused_while_a_blocking_check_fails(users, tree, periods):
