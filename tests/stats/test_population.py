@@ -156,7 +156,7 @@ def test_generated_population_loads_and_reaches_the_snapshot(snapshot_dir, regis
         sum(PopulationEstimate.objects.values_list("count", flat=True)),
     )
     # Never fewer people than pupils of an age; near the ratio at primary ages.
-    enrol = str(snapshot_dir / "enrolments" / "*" / "*" / "data.parquet")
+    enrol = str(snapshot_dir / "enrolments" / "*" / "*" / "*.parquet")
     rows = con.execute(
         f"""SELECT e.province, 2025 - e.birth_year AS age, e.sex, COUNT(*) AS pupils, p.count
         FROM read_parquet('{enrol}', hive_partitioning = true) e

@@ -28,6 +28,7 @@ from vnemis.registry.models import (
 )
 from vnemis.stats.models import SnapshotMark, SnapshotPartition, SnapshotRefresh
 from vnemis.stats.snapshot import snapshot_refresh
+from vnemis.stats.snapshot_files import bucket_file, bucket_of
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "stats.md"
 E2025_01 = "enrolments/school_year=2025/province=01"
@@ -61,7 +62,7 @@ def files_of(root: Path, dataset: str) -> str:
     if (root / f"{dataset}.parquet").exists():
         return str(root / f"{dataset}.parquet")
     depth = "*/*" if dataset != "persons" else "*"
-    return str(root / dataset / depth / "data.parquet")
+    return str(root / dataset / depth / "*.parquet")
 
 
 def frame(root: Path, dataset: str) -> pl.DataFrame:
@@ -104,16 +105,17 @@ def test_layout_and_schema_are_the_contract(snapshot_dir):
             assert path.is_file(), dataset
         else:
             dirs = sorted(
-                p.relative_to(snapshot_dir) for p in snapshot_dir.glob(f"{dataset}/**/data.parquet")
+                p.relative_to(snapshot_dir)
+                for p in snapshot_dir.glob(f"{dataset}/**/bucket-*.parquet")
             )
             assert dirs, dataset
             pattern = (
-                rf"^{dataset}/school_year=\d{{4}}/province=\d{{2}}/data\.parquet$"
+                rf"^{dataset}/school_year=\d{{4}}/province=\d{{2}}/bucket-\d{{2}}\.parquet$"
                 if "school_year" in partitions
-                else rf"^{dataset}/province=\d{{2}}/data\.parquet$"
+                else rf"^{dataset}/province=\d{{2}}/bucket-\d{{2}}\.parquet$"
             )
             assert all(re.match(pattern, str(d)) for d in dirs), dirs
-            path = next(iter(snapshot_dir.glob(f"{dataset}/**/data.parquet")))
+            path = next(iter(snapshot_dir.glob(f"{dataset}/**/bucket-*.parquet")))
         described = duck(
             f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
         )
@@ -246,13 +248,13 @@ def test_staff_level_is_the_level_taught_most(snapshot_dir):
 # --- incremental --------------------------------------------------------------------------------
 
 
+def file_times(directory: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in directory.rglob("*.parquet")}
+
+
 def test_changed_pupil_rewrites_only_its_partitions(snapshot_dir):
-    untouched = {
-        p: p.stat().st_mtime_ns
-        for p in snapshot_dir.rglob("data.parquet")
-        if "province=48" in str(p)
-    }
-    before_e = (snapshot_dir / E2025_01 / "data.parquet").read_bytes()
+    untouched = {p: t for p, t in file_times(snapshot_dir).items() if "province=48" in str(p)}
+    before_e = file_times(snapshot_dir / E2025_01)
     # Nothing changed: nothing rewritten.
     assert snapshot_refresh()["partitions"] == []
     enrolment = (
@@ -265,7 +267,10 @@ def test_changed_pupil_rewrites_only_its_partitions(snapshot_dir):
     result = snapshot_refresh()
     assert sorted(result["partitions"]) == [E2025_01, "persons/province=01"]
     assert result["removed"] == [] and result["rows"] > 0 and result["seconds"] >= 0
-    assert (snapshot_dir / E2025_01 / "data.parquet").read_bytes() != before_e
+    # Only the bucket file of the pupil's school was rewritten, not the province.
+    after_e = file_times(snapshot_dir / E2025_01)
+    changed = {p.name for p in after_e if after_e[p] != before_e.get(p)}
+    assert changed == {bucket_file(bucket_of(enrolment.school_id))}
     enrol = frame(snapshot_dir, "enrolments")
     assert enrol.filter(pl.col("enrolment_id") == enrolment.pk)["sex"].to_list() == [pupil.sex]
     persons = frame(snapshot_dir, "persons")
@@ -407,3 +412,69 @@ def test_snapshot_refresh_queue_refuses_wrong_roles(registry_with_data):
     assert not SnapshotRefresh.objects.exists()
     first = snapshot_refresh_queue(actor=dept)
     assert snapshot_refresh_queue(actor=dept) == first  # still queued: the same request
+
+
+def snapshot_content(root: Path) -> dict[str, list[tuple]]:
+    """Every partitioned dataset's rows with their partition, sorted (order-free content)."""
+    content = {}
+    for dataset in ("enrolments", "classes", "staff", "results", "health", "persons"):
+        rows = frame(root, dataset).to_dicts()
+        content[dataset] = sorted(tuple(sorted((k, repr(v)) for k, v in r.items())) for r in rows)
+    return content
+
+
+def test_incremental_merges_give_what_a_full_rewrite_gives(snapshot_dir, settings, tmp_path):
+    """Changes in several schools of both provinces, removals (tombstones) and a person moved:
+    the merged bucket files hold exactly what a full snapshot of the registry holds."""
+    enrolments = list(Enrolment.objects.select_related("pupil").order_by("id")[:40])
+    for enrolment in enrolments[:10]:
+        enrolment.status = "dropped_out"
+        enrolment.save()
+    pupil = enrolments[10].pupil
+    pupil.sex = "F" if pupil.sex == "M" else "M"
+    pupil.save()
+    Enrolment.objects.filter(pk=enrolments[11].pk).delete()  # with its results (tombstones)
+    last = Enrolment.objects.filter(school__province__code="48").order_by("-id").first()
+    last.delete()
+    assignment = StaffAssignment.objects.order_by("id").first()
+    assignment.qualification = "doctorate"
+    assignment.save()
+    school_class = SchoolClass.objects.order_by("-id").first()
+    school_class.two_sessions = not school_class.two_sessions
+    school_class.save()
+    moved = Person.objects.filter(province_code="48").order_by("id").first()
+    moved.province_code = "01"
+    moved.save()
+    result = SubjectResult.objects.order_by("id").first()
+    result.score = 9.5 if result.score != 9.5 else 8.5
+    result.save()
+
+    done = snapshot_refresh()
+    assert done["partitions"]
+    merged = snapshot_content(snapshot_dir)
+    # The bucket files untouched by the changes are the ones written by the full snapshot.
+    settings.STATS_SNAPSHOT_DIR = tmp_path / "full"
+    SnapshotMark.objects.all().delete()
+    SnapshotPartition.objects.all().delete()
+    snapshot_refresh(full=True)
+    assert merged == snapshot_content(tmp_path / "full")
+
+
+def test_many_changed_schools_rewrite_the_partition_whole(snapshot_dir, monkeypatch):
+    from vnemis.stats import snapshot
+
+    monkeypatch.setattr(snapshot, "MERGE_MAX_KEYS", 1)
+    schools = list(
+        Enrolment.objects.filter(school__province__code="01")
+        .values_list("school_id", flat=True)
+        .distinct()[:2]
+    )
+    for school_id in schools:
+        enrolment = Enrolment.objects.filter(school_id=school_id).first()
+        enrolment.status = "dropped_out"
+        enrolment.save()
+    before = file_times(snapshot_dir / E2025_01)
+    snapshot_refresh()
+    after = file_times(snapshot_dir / E2025_01)
+    assert all(after[p] != before[p] for p in before if p in after)  # every bucket rewritten
+    assert frame(snapshot_dir, "enrolments").height == Enrolment.objects.count()

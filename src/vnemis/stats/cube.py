@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
+from .curriculum import UNSPECIFIED, register_duckdb
 from .indicators.definitions import NATIONAL_LEVELS
 from .indicators.engines import DuckDBEngine
 
@@ -76,6 +77,65 @@ CUBE_SQL = {
         WHERE c.level IN ('primary', 'lower_secondary', 'upper_secondary')
         GROUP BY c.school_year, c.level, c.grade, c.province, c.school_id, s.urban_rural,
                  s.ownership, c.two_sessions""",
+    # Teachers by teaching subject against the curriculum's need, per school (docs/stats.md):
+    # supply splits each teacher over the teaching subjects of their level in proportion to the
+    # curriculum's periods; demand is each class's weekly periods over the teaching load.
+    # Shortage and surplus are per school, so one school's surplus never hides another's gap.
+    "subject_staffing": f"""WITH weights AS (
+            SELECT level, teaching_subject, SUM(periods * share) AS w FROM curriculum
+            GROUP BY level, teaching_subject),
+        subject_map AS (SELECT DISTINCT level, subject, teaching_subject FROM curriculum),
+        teaching AS (
+            SELECT school_year, level, assignment_id, subjects, province, school_id, urban_rural,
+                   ownership
+            FROM staff WHERE role = 'teacher' AND {LEVELS}),
+        matched AS (
+            SELECT DISTINCT t.school_year, t.level, t.assignment_id, t.province, t.school_id,
+                   m.teaching_subject
+            FROM teaching AS t
+            JOIN subject_map AS m ON m.level = t.level AND list_contains(t.subjects, m.subject)),
+        shares AS (
+            SELECT m.school_year, m.level, m.province, m.school_id, m.teaching_subject,
+                   w.w / SUM(w.w) OVER (PARTITION BY m.school_year, m.assignment_id) AS fte
+            FROM matched AS m
+            JOIN weights AS w ON w.level = m.level AND w.teaching_subject = m.teaching_subject
+            UNION ALL
+            SELECT t.school_year, t.level, t.province, t.school_id, '{UNSPECIFIED}', 1.0
+            FROM teaching AS t
+            WHERE NOT EXISTS (SELECT 1 FROM matched AS m WHERE m.school_year = t.school_year
+                              AND m.assignment_id = t.assignment_id)),
+        supply AS (
+            SELECT school_year AS year, level, teaching_subject AS subject, province, school_id,
+                   SUM(fte) AS teachers
+            FROM shares GROUP BY school_year, level, teaching_subject, province, school_id),
+        demand AS (
+            SELECT c.school_year AS year, c.level, k.teaching_subject AS subject, c.province,
+                   c.school_id, SUM(k.periods * k.share / l.periods) AS teachers
+            FROM school_classes AS c
+            JOIN curriculum AS k ON k.level = c.level AND k.grade = c.grade
+            JOIN teaching_load AS l ON l.level = c.level
+            WHERE c.level IN ('primary', 'lower_secondary', 'upper_secondary')
+            GROUP BY c.school_year, c.level, k.teaching_subject, c.province, c.school_id),
+        need AS (
+            SELECT COALESCE(s.year, d.year) AS year, COALESCE(s.level, d.level) AS level,
+                   COALESCE(s.subject, d.subject) AS subject,
+                   COALESCE(s.province, d.province) AS province,
+                   COALESCE(s.school_id, d.school_id) AS school_id,
+                   COALESCE(s.teachers, 0) AS supply, COALESCE(d.teachers, 0) AS demand
+            FROM supply AS s FULL OUTER JOIN demand AS d
+              ON d.year = s.year AND d.level = s.level AND d.subject = s.subject
+             AND d.province = s.province AND d.school_id = s.school_id),
+        measured AS (
+            SELECT year, level, subject, province, school_id, 'supply' AS measure, supply AS count
+            FROM need
+            UNION ALL SELECT year, level, subject, province, school_id, 'demand', demand FROM need
+            UNION ALL SELECT year, level, subject, province, school_id, 'shortage',
+                             GREATEST(demand - supply, 0) FROM need
+            UNION ALL SELECT year, level, subject, province, school_id, 'surplus',
+                             GREATEST(supply - demand, 0) FROM need)
+        SELECT m.year, m.level, m.subject, m.measure, m.province, m.school_id, sc.urban_rural,
+               sc.ownership, m.count
+        FROM measured AS m LEFT JOIN schools AS sc ON sc.school_id = m.school_id""",
 }
 # Each school's submission per reporting period: complete once submitted or approved, on time
 # when that happened by the due date (local dates).
@@ -97,7 +157,7 @@ SOURCE_SCHEMAS = {
     "sex VARCHAR, birth_year INTEGER, ethnicity VARCHAR, disability VARCHAR, ownership VARCHAR, "
     "urban_rural VARCHAR, school_year INTEGER, province VARCHAR",
     "staff": "assignment_id BIGINT, person_id BIGINT, school_id BIGINT, role VARCHAR, "
-    "level VARCHAR, qualification VARCHAR, contract_type VARCHAR, sex VARCHAR, birth_year INTEGER, "
+    "level VARCHAR, subjects VARCHAR[], qualification VARCHAR, contract_type VARCHAR, sex VARCHAR, birth_year INTEGER, "
     "ethnicity VARCHAR, ownership VARCHAR, urban_rural VARCHAR, school_year INTEGER, "
     "province VARCHAR",
     "population": "year INTEGER, province VARCHAR, age INTEGER, sex VARCHAR, count BIGINT",
@@ -183,6 +243,7 @@ def source_views(con: duckdb.DuckDBPyConnection, root: Path, where: str = "") ->
             f"CREATE OR REPLACE VIEW population_src AS {_empty(SOURCE_SCHEMAS['population'])}"
         )
     con.execute(f"CREATE OR REPLACE VIEW enrolled AS {ENROLLED_SQL}")
+    register_duckdb(con)
 
 
 def cube_from_sources(con: duckdb.DuckDBPyConnection) -> DuckDBEngine:

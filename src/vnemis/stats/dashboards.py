@@ -20,6 +20,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from .cube import snapshot_engine, snapshot_root, snapshot_version
+from .curriculum import teaching_subject_labels
 from .indicators.catalogue import BY_CODE, GPI_PREFIX, PERCENT, indicator_get
 from .indicators.compute import IndicatorError, Request, indicator_rows
 from .indicators.engines import DuckDBEngine, levels_of
@@ -55,6 +56,7 @@ DIMENSION_LABELS = {
     "school_id": gettext_lazy("từng trường"),
     "province": gettext_lazy("tỉnh, thành phố"),
     "grade": gettext_lazy("lớp"),
+    "subject": gettext_lazy("môn dạy"),
 }
 LEVEL_LABELS = {
     "primary": gettext_lazy("Tiểu học"),
@@ -611,6 +613,8 @@ def indicator_detail(
     figure, _rows = figure_compute(indicator.code, filters=node.filters, **common)
     breakdowns = []
     wanted = []
+    if "subject" in indicator.dimensions:
+        wanted.append(("subject", _("Theo môn dạy")))
     if indicator.by_sex:
         wanted.append(("sex", _("Theo giới tính")))
     if indicator.by_grade:
@@ -618,7 +622,7 @@ def indicator_detail(
     if node.kind == "nation" and "province" in indicator.dimensions:
         wanted.append(("province", _("Theo tỉnh, thành phố")))
     names = province_names()
-    labels = {"sex": CHOICES["sex"]}
+    labels = {"sex": CHOICES["sex"], "subject": teaching_subject_labels()}
     for dim, title in wanted:
         if figure.reason:
             break

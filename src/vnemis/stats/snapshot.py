@@ -38,6 +38,7 @@ from django.utils import timezone
 from . import snapshot_sql as q
 from .cube import cube_write
 from .models import SnapshotMark, SnapshotPartition
+from .snapshot_files import is_bucketed, partition_files, partition_merge, partition_write
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ CHUNK_ROWS = 50_000
 # Above this many changed persons, finding each one's previous partition is not worth it:
 # every persons partition is rewritten instead.
 MOVED_LOOKUP_MAX = 200_000
-FILE_NAME = "data.parquet"
+# Above this many changed schools (persons) in one partition, it is rewritten whole.
+MERGE_MAX_KEYS = 2_000
 
 
 # The snapshot datasets the aggregate cube is reduced from (stats/cube.py).
@@ -292,14 +294,20 @@ def _level(grade: int) -> str:
 
 
 def _partition_batches(
-    ref: Reference, dataset: str, school_year: int, province: str
+    ref: Reference, dataset: str, school_year: int, province: str, keys: list[int] | None = None
 ) -> Iterator[pa.RecordBatch]:
+    """The partition's rows, or with ``keys`` only the rows of those schools (persons)."""
     vendor = connection.vendor
     schema = q.SCHEMAS[dataset]
     province_id = ref.provinces.get(province)
+    extra = list(keys or ())
+
+    def select(sql: str) -> str:
+        return q.keyed(sql, dataset, len(extra)) if keys is not None else sql
+
     if dataset == "persons":
         sql = q.persons_select(vendor, with_verification=ref.has_verification)
-        for rows in _fetch(sql, [province]):
+        for rows in _fetch(select(sql), [province, *extra]):
             yield _batch(rows, schema)
         return
     year = ref.by_start.get(school_year)
@@ -308,7 +316,8 @@ def _partition_batches(
     if dataset == "staff":
         taught, by_classes = _staff_levels(ref, province_id, year)
         ref_date = year.reference_date
-        for rows in _fetch(q.staff_select(vendor), [province_id, ref_date, ref_date]):
+        params = [province_id, ref_date, ref_date, *extra]
+        for rows in _fetch(select(q.staff_select(vendor)), params):
             fixed = []
             for row in rows:
                 school_level = row[4] if row[4] in q.LEVELS else by_classes.get(row[2], "")
@@ -318,11 +327,11 @@ def _partition_batches(
         return
     if dataset == "health":
         before = year.before or date(9999, 12, 31)
-        params = [province_id, province, year.starts_on, before]
-        for rows in _fetch(q.health_select(vendor), params):
+        params = [province_id, province, year.starts_on, before, *extra]
+        for rows in _fetch(select(q.health_select(vendor)), params):
             yield _batch(rows, schema)
         return
-    for rows in _fetch(q.SELECTS[dataset](vendor), [province_id, year.id]):
+    for rows in _fetch(select(q.SELECTS[dataset](vendor)), [province_id, year.id, *extra]):
         yield _batch(rows, schema)
 
 
@@ -374,38 +383,61 @@ def _existing_partitions(root: Path, dataset: str) -> set[Key]:
     if not base.is_dir():
         return keys
     if dataset in q.BY_YEAR:
-        for path in base.glob(f"school_year=*/province=*/{FILE_NAME}"):
-            year = int(path.parent.parent.name.split("=", 1)[1])
-            keys.add((dataset, year, path.parent.name.split("=", 1)[1]))
+        for path in base.glob("school_year=*/province=*"):
+            if partition_files(path):
+                year = int(path.parent.name.split("=", 1)[1])
+                keys.add((dataset, year, path.name.split("=", 1)[1]))
     else:
-        for path in base.glob(f"province=*/{FILE_NAME}"):
-            keys.add((dataset, 0, path.parent.name.split("=", 1)[1]))
+        for path in base.glob("province=*"):
+            if partition_files(path):
+                keys.add((dataset, 0, path.name.split("=", 1)[1]))
     return keys
 
 
-def _dirty(ref: Reference, root: Path, dataset: str, since: int, as_of) -> dict[tuple, int]:
-    """(school_year, province) → the highest change number above ``since`` that touches the
-    partition (school_year 0: every year for staff, none for persons)."""
-    found: dict[tuple, int] = {}
+@dataclass
+class Dirty:
+    """What changed in one partition: the highest change number, and the keys (schools;
+    persons for persons) whose rows changed, or None when the whole partition must be read."""
 
-    def mark(year: int, province: str | None, seq: int) -> None:
+    seq: int = 0
+    keys: set[int] | None = field(default_factory=set)
+
+    def add(self, key, seq) -> None:
+        self.seq = max(self.seq, int(seq or 0))
+        if self.keys is None:
+            return
+        if key is None:
+            self.keys = None
+        else:
+            self.keys.add(int(key))
+            if len(self.keys) > MERGE_MAX_KEYS:
+                self.keys = None  # so many changes: a full rewrite of the partition is cheaper
+
+
+def _dirty(ref: Reference, root: Path, dataset: str, since: int, as_of) -> dict[tuple, Dirty]:
+    """(school_year, province) → what changed there above ``since`` (school_year 0: every
+    year for staff, none for persons)."""
+    found: dict[tuple, Dirty] = defaultdict(Dirty)
+
+    def mark(year: int, province: str | None, seq: int, key=None) -> None:
         if not province:
             return
         years = (
             [y.start_year for y in ref.years] if (year == 0 and dataset in q.BY_YEAR) else [year]
         )
         for y in years:
-            key = (y, province)
-            found[key] = max(found.get(key, 0), int(seq or 0))
+            found[(y, province)].add(key, seq)
 
     for sql in q.DIRTY.get(dataset, ()):
-        for year, province, seq in _all(sql, [since]):
-            mark(int(year), province, seq)
+        for rows in _fetch(sql, [since]):
+            for year, province, key, seq in rows:
+                mark(int(year), province, seq, key)
     if dataset == "health":
-        for measured_on, province, seq in _all(q.HEALTH_DIRTY_DATES, [since]):
-            year = ref.year_of_measurement(measured_on)
-            if year is not None:
-                mark(year, province, seq)
+        for rows in _fetch(q.HEALTH_DIRTY_DATES, [since]):
+            for measured_on, province, school_id, seq in rows:
+                year = ref.year_of_measurement(measured_on)
+                if year is not None:
+                    mark(year, province, seq, school_id)
     entities = q.TOMBSTONE_ENTITIES.get(dataset, ())
     if entities:
         for rows in _fetch(
@@ -421,6 +453,7 @@ def _dirty(ref: Reference, root: Path, dataset: str, since: int, as_of) -> dict[
                 province = ref.school_province.get(school_id) or ref.code_province.get(
                     key.get("school_code") or ""
                 )
+                school = school_id if school_id in ref.school_province else None
                 if dataset == "health":
                     year = (
                         ref.year_of_measurement(key.get("measured_on"))
@@ -434,18 +467,19 @@ def _dirty(ref: Reference, root: Path, dataset: str, since: int, as_of) -> dict[
                             if y == year:
                                 mark(y, p, seq)
                         continue
-                    mark(year, province, seq)
+                    mark(year, province, seq, school)
                 elif entity in ("staff",) and dataset == "staff":
-                    mark(0, province, seq)
+                    mark(0, province, seq, school)
                 else:
                     year_obj = ref.by_code.get(key.get("school_year") or "")
-                    mark(year_obj.start_year if year_obj else 0, province, seq)
+                    mark(year_obj.start_year if year_obj else 0, province, seq, school)
     if dataset == "persons":
         _persons_moved_or_removed(ref, root, since, mark)
         if as_of is not None and ref.has_verification:
-            for (province,) in _all(q.PERSON_VERIFIED_SINCE, [as_of]):
-                mark(0, province, since + 1)
-    return found
+            for rows in _fetch(q.PERSON_VERIFIED_SINCE, [as_of]):
+                for province, person_id in rows:
+                    mark(0, province, since + 1, person_id)
+    return dict(found)
 
 
 def _persons_moved_or_removed(ref: Reference, root: Path, since: int, mark) -> None:
@@ -475,7 +509,7 @@ def _persons_moved_or_removed(ref: Reference, root: Path, since: int, mark) -> N
     if len(ids) > MOVED_LOOKUP_MAX:
         top = max(seqs)
         for _, _, province in existing:
-            mark(0, province, top)
+            mark(0, province, top)  # no key: the whole partition
         return
     import duckdb
 
@@ -483,16 +517,17 @@ def _persons_moved_or_removed(ref: Reference, root: Path, since: int, mark) -> N
     con = duckdb.connect()
     try:
         con.register("changed", changed)
-        pattern = str(root / "persons" / "province=*" / FILE_NAME)
+        pattern = str(root / "persons" / "province=*" / "*.parquet")
         rows = con.execute(
-            "SELECT s.province, MAX(c.seq) FROM read_parquet(?, hive_partitioning = true) s "
-            "JOIN changed c USING (person_id) GROUP BY s.province",
+            "SELECT s.province, s.person_id, c.seq "
+            "FROM read_parquet(?, hive_partitioning = true, hive_types = {'province': VARCHAR}) s "
+            "JOIN changed c USING (person_id)",
             [pattern],
         ).fetchall()
     finally:
         con.close()
-    for province, seq in rows:
-        mark(0, str(province).zfill(2), seq)
+    for province, person_id, seq in rows:
+        mark(0, str(province).zfill(2), seq, person_id)
 
 
 # --- the refresh -------------------------------------------------------------------------------
@@ -544,24 +579,24 @@ def snapshot_refresh(
             if full or floor_mark is None:
                 todo = _all_partitions(ref, [dataset]) | _existing_partitions(root, dataset)
             else:
-                todo = set()
-                for (year, province), seq in _dirty(ref, root, dataset, since, last_as_of).items():
+                todo = {}
+                for (year, province), dirty in _dirty(
+                    ref, root, dataset, since, last_as_of
+                ).items():
                     key = (dataset, year, province)
-                    if seq > max(since, getattr(stored.get(key), "change_seq", 0) or 0):
-                        todo.add(key)
+                    if dirty.seq > max(since, getattr(stored.get(key), "change_seq", 0) or 0):
+                        todo[key] = dirty.keys
                 # a partition on disk the database no longer knows of (manual copy, crash)
-                todo |= {k for k in _existing_partitions(root, dataset) if k not in stored}
-            todo = {k for k in todo if _selected(k, provinces, years)}
+                todo |= {k: None for k in _existing_partitions(root, dataset) if k not in stored}
+            if isinstance(todo, set):
+                todo = dict.fromkeys(todo)
+            todo = {k: v for k, v in todo.items() if _selected(k, provinces, years)}
             for key in sorted(todo, key=lambda k: (k[1], k[2])):
                 _, year, province = key
                 if dataset in CUBE_INPUTS:
                     touched.add((year, province))
                 relative = partition_path(dataset, year, province)
-                rows = _write_file(
-                    root / relative / FILE_NAME,
-                    q.SCHEMAS[dataset],
-                    _partition_batches(ref, dataset, year, province),
-                )
+                rows = _partition_rewrite(ref, root / relative, dataset, year, province, todo[key])
                 if rows:
                     SnapshotPartition.objects.update_or_create(
                         dataset=dataset,
@@ -606,6 +641,24 @@ def snapshot_refresh(
         seconds,
     )
     return {"partitions": written, "removed": removed, "rows": total, "seconds": seconds}
+
+
+def _partition_rewrite(
+    ref: Reference, directory: Path, dataset: str, year: int, province: str, keys: set | None
+) -> int:
+    """Rewrite a partition: only the changed keys' rows when it can (``snapshot_files``),
+    else the whole of it. Returns the partition's rows."""
+    column = q.KEY_COLUMN[dataset]
+    schema = q.SCHEMAS[dataset]
+    if keys is not None and is_bucketed(directory):
+        ordered = sorted(keys)
+        fresh = pa.Table.from_batches(
+            list(_partition_batches(ref, dataset, year, province, ordered)), schema
+        )
+        return partition_merge(directory, schema, fresh, column, ordered)
+    return partition_write(
+        directory, schema, _partition_batches(ref, dataset, year, province), column
+    )
 
 
 def _single_due(dataset: str, root: Path, full: bool, high: int) -> bool:

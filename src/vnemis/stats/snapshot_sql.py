@@ -298,6 +298,33 @@ LEFT JOIN geo_province pr ON pr.id = o.province_id
 ORDER BY s.id"""
 
 
+# The column each dataset's files are bucketed and merged by (``snapshot_files``), and how the
+# dataset's SELECT reads it.
+KEY_COLUMN = {
+    "enrolments": "school_id",
+    "classes": "school_id",
+    "staff": "school_id",
+    "results": "school_id",
+    "health": "school_id",
+    "persons": "person_id",
+}
+KEY_SQL = {
+    "enrolments": "e.school_id",
+    "classes": "c.school_id",
+    "staff": "a.school_id",
+    "results": "e.school_id",
+    "health": "h.school_id",
+    "persons": "p.id",
+}
+
+
+def keyed(sql: str, dataset: str, count: int) -> str:
+    """A partition's SELECT limited to the rows of ``count`` keys (parameters after the others)."""
+    head, order = sql.rsplit("\nORDER BY", 1)
+    marks = ", ".join(["%s"] * count)
+    return f"{head}\n  AND {KEY_SQL[dataset]} IN ({marks})\nORDER BY{order}"
+
+
 SELECTS = {
     "enrolments": enrolments_select,
     "classes": classes_select,
@@ -309,7 +336,7 @@ SELECTS = {
 
 # --- what changed ------------------------------------------------------------------------------
 # Each query takes one parameter, the change number, and returns (start_year, province code,
-# max change_seq). ``{all}`` in the year column: the partition's year is every school year
+# key, max change_seq), the key being the school (the person, for persons) whose rows changed. ``{all}`` in the year column: the partition's year is every school year
 # (a staff row belongs to each year whose reference date its post covers).
 
 _YEAR_PROVINCE = """
@@ -324,28 +351,28 @@ def _via(table_alias: str) -> str:
 
 ENROLMENT_DIRTY = [
     # the enrolment rows themselves
-    f"SELECT y.start_year, pr.code, MAX(e.change_seq) FROM registry_enrolment e {_via('e')} "
-    "WHERE e.change_seq > %s GROUP BY y.start_year, pr.code",
+    f"SELECT y.start_year, pr.code, e.school_id, MAX(e.change_seq) FROM registry_enrolment e "
+    f"{_via('e')} WHERE e.change_seq > %s GROUP BY y.start_year, pr.code, e.school_id",
     # their class (grade)
-    f"SELECT y.start_year, pr.code, MAX(c.change_seq) FROM registry_schoolclass c {_via('c')} "
-    "WHERE c.change_seq > %s GROUP BY y.start_year, pr.code",
+    f"SELECT y.start_year, pr.code, c.school_id, MAX(c.change_seq) FROM registry_schoolclass c "
+    f"{_via('c')} WHERE c.change_seq > %s GROUP BY y.start_year, pr.code, c.school_id",
     # the pupil (sex, birth year, ethnicity, disability)
-    "SELECT y.start_year, pr.code, MAX(p.change_seq) FROM registry_person p "
+    "SELECT y.start_year, pr.code, e.school_id, MAX(p.change_seq) FROM registry_person p "
     f"JOIN registry_enrolment e ON e.pupil_id = p.id {_via('e')} "
-    "WHERE p.change_seq > %s GROUP BY y.start_year, pr.code",
+    "WHERE p.change_seq > %s GROUP BY y.start_year, pr.code, e.school_id",
     # the year's outcome
-    "SELECT y.start_year, pr.code, MAX(rs.change_seq) FROM registry_resultsummary rs "
+    "SELECT y.start_year, pr.code, e.school_id, MAX(rs.change_seq) FROM registry_resultsummary rs "
     f"JOIN registry_enrolment e ON e.id = rs.enrolment_id {_via('e')} "
-    "WHERE rs.change_seq > %s AND rs.period = 'year' GROUP BY y.start_year, pr.code",
+    "WHERE rs.change_seq > %s AND rs.period = 'year' GROUP BY y.start_year, pr.code, e.school_id",
     # the school (ownership, commune)
-    "SELECT y.start_year, pr.code, MAX(s.change_seq) FROM orgs_organisation s "
+    "SELECT y.start_year, pr.code, s.id, MAX(s.change_seq) FROM orgs_organisation s "
     f"JOIN registry_enrolment e ON e.school_id = s.id {_via('e')} "
-    "WHERE s.change_seq > %s GROUP BY y.start_year, pr.code",
+    "WHERE s.change_seq > %s GROUP BY y.start_year, pr.code, s.id",
 ]
 
 CLASS_DIRTY = [
-    f"SELECT y.start_year, pr.code, MAX(c.change_seq) FROM registry_schoolclass c {_via('c')} "
-    "WHERE c.change_seq > %s GROUP BY y.start_year, pr.code",
+    f"SELECT y.start_year, pr.code, c.school_id, MAX(c.change_seq) FROM registry_schoolclass c "
+    f"{_via('c')} WHERE c.change_seq > %s GROUP BY y.start_year, pr.code, c.school_id",
 ]
 
 _STAFF_PROVINCE = """
@@ -353,45 +380,44 @@ JOIN orgs_organisation o ON o.id = a.school_id
 JOIN geo_province pr ON pr.id = o.province_id"""
 
 STAFF_DIRTY = [
-    f"SELECT 0, pr.code, MAX(a.change_seq) FROM registry_staffassignment a {_STAFF_PROVINCE} "
-    "WHERE a.change_seq > %s GROUP BY pr.code",
-    "SELECT 0, pr.code, MAX(p.change_seq) FROM registry_person p "
+    f"SELECT 0, pr.code, a.school_id, MAX(a.change_seq) FROM registry_staffassignment a "
+    f"{_STAFF_PROVINCE} WHERE a.change_seq > %s GROUP BY pr.code, a.school_id",
+    "SELECT 0, pr.code, a.school_id, MAX(p.change_seq) FROM registry_person p "
     f"JOIN registry_staffassignment a ON a.person_id = p.id {_STAFF_PROVINCE} "
-    "WHERE p.change_seq > %s GROUP BY pr.code",
-    "SELECT 0, pr.code, MAX(s.change_seq) FROM orgs_organisation s "
+    "WHERE p.change_seq > %s GROUP BY pr.code, a.school_id",
+    "SELECT 0, pr.code, s.id, MAX(s.change_seq) FROM orgs_organisation s "
     f"JOIN registry_staffassignment a ON a.school_id = s.id {_STAFF_PROVINCE} "
-    "WHERE s.change_seq > %s GROUP BY pr.code",
+    "WHERE s.change_seq > %s GROUP BY pr.code, s.id",
     # teaching (the level a person teaches), in its class's year only
-    "SELECT y.start_year, pr.code, MAX(t.change_seq) FROM registry_teachingassignment t "
+    "SELECT y.start_year, pr.code, c.school_id, MAX(t.change_seq) FROM registry_teachingassignment t "
     f"JOIN registry_schoolclass c ON c.id = t.school_class_id {_via('c')} "
-    "WHERE t.change_seq > %s GROUP BY y.start_year, pr.code",
+    "WHERE t.change_seq > %s GROUP BY y.start_year, pr.code, c.school_id",
 ]
 
 RESULT_DIRTY = [
-    "SELECT y.start_year, pr.code, MAX(r.change_seq) FROM registry_subjectresult r "
+    "SELECT y.start_year, pr.code, e.school_id, MAX(r.change_seq) FROM registry_subjectresult r "
     f"JOIN registry_enrolment e ON e.id = r.enrolment_id {_via('e')} "
-    "WHERE r.change_seq > %s GROUP BY y.start_year, pr.code",
+    "WHERE r.change_seq > %s GROUP BY y.start_year, pr.code, e.school_id",
     # an enrolment moved to another school moves its results
-    f"SELECT y.start_year, pr.code, MAX(e.change_seq) FROM registry_enrolment e {_via('e')} "
-    "WHERE e.change_seq > %s GROUP BY y.start_year, pr.code",
+    f"SELECT y.start_year, pr.code, e.school_id, MAX(e.change_seq) FROM registry_enrolment e "
+    f"{_via('e')} WHERE e.change_seq > %s GROUP BY y.start_year, pr.code, e.school_id",
 ]
 
 # Health rows' year comes from the measurement date (mapped in Python): (date, province, seq).
 HEALTH_DIRTY_DATES = """
-SELECT h.measured_on, COALESCE(pr.code, h.province_code), MAX(h.change_seq)
+SELECT h.measured_on, COALESCE(pr.code, h.province_code), h.school_id, MAX(h.change_seq)
 FROM registry_healthrecord h
 LEFT JOIN orgs_organisation o ON o.id = h.school_id
 LEFT JOIN geo_province pr ON pr.id = o.province_id
 WHERE h.change_seq > %s
-GROUP BY h.measured_on, COALESCE(pr.code, h.province_code)"""
+GROUP BY h.measured_on, COALESCE(pr.code, h.province_code), h.school_id"""
 
 PERSON_DIRTY = [
-    "SELECT 0, p.province_code, MAX(p.change_seq) FROM registry_person p "
-    "WHERE p.change_seq > %s GROUP BY p.province_code",
+    "SELECT 0, p.province_code, p.id, p.change_seq FROM registry_person p WHERE p.change_seq > %s",
 ]
 # Persons whose verification was checked since a moment (no change number of its own).
 PERSON_VERIFIED_SINCE = """
-SELECT DISTINCT p.province_code FROM identity_verification v
+SELECT DISTINCT p.province_code, p.id FROM identity_verification v
 JOIN registry_person p ON p.id = v.person_id
 WHERE v.checked_at > %s"""
 # Changed persons' ids (to find the partition an earlier snapshot put them in).

@@ -36,6 +36,7 @@ from vnemis.stats.cube import (
     SOURCE_SCHEMAS,
     SUBMISSIONS_SQL,
 )
+from vnemis.stats.curriculum import curriculum_tables
 from vnemis.stats.indicators.compute import IndicatorError
 from vnemis.stats.indicators.engines import Engine, SparkEngine, to_spark
 
@@ -217,7 +218,8 @@ SMALL_TABLES = {"levels": LEVELS_SQL, "identities": IDENTITIES_SQL, "submissions
 
 
 def _spark_ddl(duckdb_schema: str) -> str:
-    return re.sub(r"\bVARCHAR\b", "STRING", duckdb_schema)
+    schema = re.sub(r"\bVARCHAR\[\]", "ARRAY<STRING>", duckdb_schema)
+    return re.sub(r"\bVARCHAR\b", "STRING", schema)
 
 
 def _empty(session, schema: str):
@@ -293,6 +295,17 @@ def partition_filter(years=None, provinces=None) -> str:
     return " AND ".join(parts)
 
 
+def _curriculum_views(session) -> None:
+    """``curriculum.register_duckdb`` for Spark: the curriculum and teaching-load tables."""
+    types = {
+        "curriculum": "level STRING, grade INT, subject STRING, teaching_subject STRING, "
+        "periods DOUBLE, share DOUBLE",
+        "teaching_load": "level STRING, periods DOUBLE",
+    }
+    for name, (_columns, rows) in curriculum_tables().items():
+        session.createDataFrame(rows, types[name]).createOrReplaceTempView(name)
+
+
 def _cache(name: str, frame) -> None:
     # Lazy: the first query that reads a table fills the cache, the next ones read memory.
     frame.persist().createOrReplaceTempView(name)
@@ -346,6 +359,7 @@ def spark_engine(root=None, *, spark=None, years=None, provinces=None) -> SparkE
         frame = _source(session, root, location, partitioning, schema, pruned)
         frame.createOrReplaceTempView(view)
     session.sql(to_spark(ENROLLED_SQL)).createOrReplaceTempView("enrolled")
+    _curriculum_views(session)
     cached = []
     for table, sql in CUBE_SQL.items():
         cube = session.sql(to_spark(sql))

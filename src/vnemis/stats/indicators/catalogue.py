@@ -248,6 +248,15 @@ def teacher_norms() -> dict:
 
 SCHOOL_DIMS = ("province", "school_id", "urban_rural", "ownership")
 
+SUBJECT_DIMS = ("subject", *SCHOOL_DIMS)
+SUBJECT_CAVEATS = _(
+    "Nhu cầu theo số tiết/tuần của Chương trình GDPT 2018 (Thông tư 32/2018, sửa đổi bởi "
+    "13/2022) và định mức tiết dạy (Thông tư 05/2025: tiểu học 23, THCS 19, THPT 17 tiết/tuần); "
+    "giáo viên dạy nhiều môn được chia theo tỷ lệ số tiết của các môn. Thiếu và thừa tính theo "
+    "từng trường rồi cộng lại, nên thừa ở trường này không bù cho thiếu ở trường khác. Môn tự "
+    "chọn THPT tính theo tỷ lệ chọn dự kiến vì CSDL chưa có tổ hợp môn của từng lớp."
+)
+
 OPERATIONS = (
     Indicator(
         "PUPILS_PER_CLASS",
@@ -292,6 +301,50 @@ OPERATIONS = (
         ("teachers", "classes"),
         _("Âm là thiếu giáo viên; định mức là cấu hình STATS_TEACHER_NORMS."),
         lambda year, level, levels: d.teacher_gap(year, level, levels, teacher_norms()),
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "TEACHER_SHORTAGE_SUBJECT",
+        _("Số giáo viên thiếu theo môn học"),
+        _(
+            "Σ theo trường max(0, nhu cầu − hiện có), nhu cầu = Σ lớp số tiết/tuần ÷ định mức tiết dạy"
+        ),
+        _("Số giáo viên còn thiếu của từng trường, theo môn dạy"),
+        _("Không có (tổng số giáo viên quy đổi)"),
+        _("giáo viên (quy đổi)"),
+        SUBJECT_DIMS,
+        ("subject_staffing",),
+        SUBJECT_CAVEATS,
+        d.subject_shortage,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "TEACHER_SURPLUS_SUBJECT",
+        _("Số giáo viên thừa theo môn học"),
+        _("Σ theo trường max(0, hiện có − nhu cầu)"),
+        _("Số giáo viên vượt nhu cầu của từng trường, theo môn dạy"),
+        _("Không có (tổng số giáo viên quy đổi)"),
+        _("giáo viên (quy đổi)"),
+        SUBJECT_DIMS,
+        ("subject_staffing",),
+        SUBJECT_CAVEATS,
+        d.subject_surplus,
+        by_sex=False,
+        uis=False,
+    ),
+    Indicator(
+        "TEACHER_BALANCE_SUBJECT",
+        _("Cân đối giáo viên theo môn học (hiện có − nhu cầu)"),
+        _("Σ hiện có − Σ nhu cầu"),
+        _("Số giáo viên hiện có, quy đổi theo môn dạy"),
+        _("Số giáo viên cần theo chương trình và định mức tiết dạy"),
+        _("giáo viên (quy đổi)"),
+        SUBJECT_DIMS,
+        ("subject_staffing",),
+        SUBJECT_CAVEATS,
+        d.subject_balance,
         by_sex=False,
         uis=False,
     ),

@@ -193,6 +193,23 @@ def teacher_gap(year, level, levels, norms: dict):
     return Ratio((teachers(year, level), *required), (), scale=1.0)
 
 
+def staffing(year: int, level: Level, measure: str, sign: float = 1) -> Measure:
+    """Teachers (full-time equivalents) by teaching subject: supply, demand, shortage, surplus."""
+    return Measure("subject_staffing", f"{_in_level(year, level)} AND measure = '{measure}'", sign)
+
+
+def subject_shortage(year, level, levels):
+    return Ratio((staffing(year, level, "shortage"),), (), scale=1.0)
+
+
+def subject_surplus(year, level, levels):
+    return Ratio((staffing(year, level, "surplus"),), (), scale=1.0)
+
+
+def subject_balance(year, level, levels):
+    return Ratio((staffing(year, level, "supply"), staffing(year, level, "demand", -1)), (), 1.0)
+
+
 def qualified_teachers(year, level, levels):
     return Ratio((teachers(year, level, QUALIFIED),), (teachers(year, level),))
 

@@ -21,6 +21,7 @@ DIMENSIONS = (
     "ethnic_group",
     "urban_rural",
     "ownership",
+    "subject",
 )
 
 
