@@ -122,7 +122,14 @@ def build_snapshot(root: Path, students: int) -> None:
             SELECT i AS assignment_id, 900000000 + i AS person_id, s.school_id, 'teacher' AS role,
                    CASE s.first_grade WHEN 1 THEN 'primary' WHEN 6 THEN 'lower_secondary'
                         ELSE 'upper_secondary' END AS level,
-                   ['toan'] AS subjects,
+                   [list_element(CASE s.first_grade
+                        WHEN 1 THEN ['TV', 'TOAN', 'NN', 'TIN', 'GDTC', 'NT', 'CN']
+                        WHEN 6 THEN ['TOAN', 'VAN', 'NN', 'KHTN', 'LSDL', 'GDCD', 'CN', 'TIN',
+                                     'GDTC', 'NT', 'HDTN']
+                        ELSE ['TOAN', 'VAN', 'NN', 'LY', 'HOA', 'SINH', 'SU', 'DIA', 'KTPL',
+                              'CN', 'TIN', 'GDQP', 'GDTC'] END,
+                        1 + CAST(hash(i, 'subject') % CASE s.first_grade WHEN 1 THEN 7
+                                 WHEN 6 THEN 11 ELSE 13 END AS INTEGER))] AS subjects,
                    CASE WHEN hash(i, 'q') % 20 = 0 THEN 'college' ELSE 'bachelor' END AS qualification, 'permanent' AS contract_type,
                    CASE WHEN hash(i, 'ts') % 10 < 7 THEN 'F' ELSE 'M' END AS sex,
                    1985 AS birth_year, '01' AS ethnicity, s.ownership, s.urban_rural,
@@ -238,9 +245,13 @@ PG_COLUMNS = (
     "ownership TEXT, urban_rural TEXT"
 )
 PG_STAFF = (
-    "school_year INT, province TEXT, school_id BIGINT, role TEXT, level TEXT, sex TEXT, "
-    "qualification TEXT, ethnicity TEXT, ownership TEXT, urban_rural TEXT"
+    "school_year INT, province TEXT, assignment_id BIGINT, school_id BIGINT, role TEXT, "
+    "level TEXT, subject TEXT, sex TEXT, qualification TEXT, ethnicity TEXT, ownership TEXT, "
+    "urban_rural TEXT"
 )
+# Columns read from the snapshot under another expression (PostgreSQL gets a plain text column
+# for the one subject each bench teacher has; the staff view turns it back into an array).
+PG_EXPRESSIONS = {"subject": "subjects[1] AS subject"}
 PG_CLASSES = "school_year INT, province TEXT, class_id BIGINT, school_id BIGINT, grade INT, level TEXT, two_sessions BOOLEAN"
 PG_SCHOOLS = "school_id BIGINT, province TEXT, ownership TEXT, urban_rural TEXT"
 
@@ -250,7 +261,7 @@ def load_postgres(conn, root: Path, students: int) -> float:
     import duckdb
     import pyarrow.csv as pacsv
 
-    marker = f"bench students {students} v2"
+    marker = f"bench students {students} v3"
     existing = conn.execute(
         "SELECT obj_description(oid) FROM pg_class WHERE relname = 'bench_enrolments'"
     ).fetchone()
@@ -268,12 +279,15 @@ def load_postgres(conn, root: Path, students: int) -> float:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE UNLOGGED TABLE {table} ({columns})")
         names = ", ".join(c.split(" ")[0] for c in columns.split(", "))
+        expressions = ", ".join(
+            PG_EXPRESSIONS.get(c.split(" ")[0], c.split(" ")[0]) for c in columns.split(", ")
+        )
         source = (
             f"read_parquet('{root / dataset}')"
             if dataset.endswith(".parquet")
             else f"read_parquet('{root / dataset / '**' / '*.parquet'}', {hive})"
         )
-        reader = con.sql(f"SELECT {names} FROM {source}").to_arrow_reader(1_000_000)
+        reader = con.sql(f"SELECT {expressions} FROM {source}").to_arrow_reader(1_000_000)
         with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
             for batch in reader:
                 buffer = io.BytesIO()
@@ -301,6 +315,7 @@ def postgres_run(conn) -> float:
     import sqlglot
 
     from vnemis.stats.cube import CUBE_SQL, ENROLLED_SQL, LEVELS_SQL
+    from vnemis.stats.curriculum import curriculum_tables
 
     def pg(sql):
         # SQLGlot writes DuckDB's make_date as DATE_FROM_PARTS, which PostgreSQL does not have.
@@ -311,7 +326,21 @@ def postgres_run(conn) -> float:
     conn.execute("SET work_mem = '256MB'")
     start = time.perf_counter()
     conn.execute("CREATE OR REPLACE TEMP VIEW enrolments AS SELECT * FROM bench_enrolments")
-    conn.execute("CREATE OR REPLACE TEMP VIEW staff AS SELECT * FROM bench_staff")
+    conn.execute(
+        "CREATE OR REPLACE TEMP VIEW staff AS SELECT *, ARRAY[subject] AS subjects FROM bench_staff"
+    )
+    tables = curriculum_tables()
+    conn.execute(
+        "CREATE TEMP TABLE curriculum (level TEXT, grade INT, subject TEXT, teaching_subject TEXT, "
+        "periods DOUBLE PRECISION, share DOUBLE PRECISION)"
+    )
+    conn.cursor().executemany(
+        "INSERT INTO curriculum VALUES (%s, %s, %s, %s, %s, %s)", tables["curriculum"][1]
+    )
+    conn.execute("CREATE TEMP TABLE teaching_load (level TEXT, periods DOUBLE PRECISION)")
+    conn.cursor().executemany(
+        "INSERT INTO teaching_load VALUES (%s, %s)", tables["teaching_load"][1]
+    )
     conn.execute("CREATE OR REPLACE TEMP VIEW school_classes AS SELECT * FROM bench_classes")
     conn.execute("CREATE OR REPLACE TEMP VIEW schools AS SELECT * FROM bench_schools")
     conn.execute(f"CREATE OR REPLACE TEMP VIEW enrolled AS {pg(ENROLLED_SQL)}")

@@ -161,14 +161,33 @@ def curriculum_tables() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
 
 def register_duckdb(con) -> None:
     """Create the tables ``curriculum`` and ``teaching_load`` in a DuckDB connection."""
-    tables = curriculum_tables()
-    con.execute(
-        "CREATE OR REPLACE TABLE curriculum (level VARCHAR, grade INTEGER, subject VARCHAR, "
-        "teaching_subject VARCHAR, periods DOUBLE, share DOUBLE)"
-    )
-    con.executemany("INSERT INTO curriculum VALUES (?, ?, ?, ?, ?, ?)", tables["curriculum"][1])
-    con.execute("CREATE OR REPLACE TABLE teaching_load (level VARCHAR, periods DOUBLE)")
-    con.executemany("INSERT INTO teaching_load VALUES (?, ?)", tables["teaching_load"][1])
+    for name, table in _arrow_tables().items():
+        con.register(f"{name}_arrow", table)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608 -- constant names
+        con.unregister(f"{name}_arrow")
+
+
+def _arrow_tables() -> dict:
+    import pyarrow as pa
+
+    types = {
+        "curriculum": [
+            pa.string(),
+            pa.int32(),
+            pa.string(),
+            pa.string(),
+            pa.float64(),
+            pa.float64(),
+        ],
+        "teaching_load": [pa.string(), pa.float64()],
+    }
+    out = {}
+    for name, (columns, rows) in curriculum_tables().items():
+        values = list(zip(*rows, strict=True))
+        out[name] = pa.table(
+            {c: pa.array(v, t) for c, v, t in zip(columns, values, types[name], strict=True)}
+        )
+    return out
 
 
 def teaching_subject_labels() -> dict[str, str]:

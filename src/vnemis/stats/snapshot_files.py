@@ -108,8 +108,20 @@ def partition_write(
             if not batch.num_rows:
                 continue
             numbers = pc.fill_null(pc.bit_wise_and(batch.column(key), BUCKETS - 1), 0)
-            for bucket in pc.unique(numbers).to_pylist():
-                buckets.add(bucket, batch.filter(pc.equal(numbers, bucket)))
+            # One stable sort by bucket, then a slice per bucket (rows keep their id order).
+            order = pc.sort_indices(numbers)
+            grouped, sorted_numbers = batch.take(order), numbers.take(order)
+            counts = pc.value_counts(sorted_numbers)
+            offset = 0
+            for bucket, count in sorted(
+                zip(
+                    counts.field("values").to_pylist(),
+                    counts.field("counts").to_pylist(),
+                    strict=True,
+                )
+            ):
+                buckets.add(bucket, grouped.slice(offset, count))
+                offset += count
         written = set(buckets.writers) | set(buckets.pending)
         buckets.commit()
     except BaseException:
