@@ -80,7 +80,8 @@ CUBE_SQL = {
     # Teachers by teaching subject against the curriculum's need, per school (docs/stats.md):
     # supply splits each teacher over the teaching subjects of their level in proportion to the
     # curriculum's periods; demand is each class's weekly periods over the teaching load.
-    # Shortage and surplus are per school, so one school's surplus never hides another's gap.
+    # Shortage and surplus are per school, so one school's surplus never hides another's gap;
+    # only their non-zero rows are kept (the indicators add a zero-weighted supply for the rest).
     "subject_staffing": f"""WITH weights AS (
             SELECT level, teaching_subject, SUM(periods * share) AS w FROM curriculum
             GROUP BY level, teaching_subject),
@@ -135,7 +136,8 @@ CUBE_SQL = {
                              GREATEST(supply - demand, 0) FROM need)
         SELECT m.year, m.level, m.subject, m.measure, m.province, m.school_id, sc.urban_rural,
                sc.ownership, m.count
-        FROM measured AS m LEFT JOIN schools AS sc ON sc.school_id = m.school_id""",
+        FROM measured AS m LEFT JOIN schools AS sc ON sc.school_id = m.school_id
+        WHERE m.count > 0 OR m.measure IN ('supply', 'demand')""",
 }
 # Each school's submission per reporting period: complete once submitted or approved, on time
 # when that happened by the due date (local dates).

@@ -199,11 +199,12 @@ def staffing(year: int, level: Level, measure: str, sign: float = 1) -> Measure:
 
 
 def subject_shortage(year, level, levels):
-    return Ratio((staffing(year, level, "shortage"),), (), scale=1.0)
+    # The cube keeps only non-zero shortages: the supply rows, weighted 0, make "none" a 0.
+    return Ratio((staffing(year, level, "shortage"), staffing(year, level, "supply", 0)), (), 1.0)
 
 
 def subject_surplus(year, level, levels):
-    return Ratio((staffing(year, level, "surplus"),), (), scale=1.0)
+    return Ratio((staffing(year, level, "surplus"), staffing(year, level, "supply", 0)), (), 1.0)
 
 
 def subject_balance(year, level, levels):
