@@ -13,4 +13,7 @@ urlpatterns = [
     path("identity/", include("vnemis.identity.urls")),
     path("stats/", include("vnemis.stats.urls")),
     path("open-data/", include("vnemis.stats.urls_opendata")),
+    path("exams/", include("vnemis.exams.urls")),
+    path("admissions/", include("vnemis.admissions.urls")),
+    path("payments/", include("vnemis.payments.urls")),
 ]

@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "vnemis.exchange",
     "vnemis.identity",
     "vnemis.stats",
+    "vnemis.exams",
+    "vnemis.admissions",
+    "vnemis.payments",
 ]
 
 MIDDLEWARE = [
@@ -200,3 +203,14 @@ VNEMIS_REGISTRY_CLIENT_ID = os.environ.get("VNEMIS_REGISTRY_CLIENT_ID", "vnemis"
 VNEMIS_REGISTRY_CLIENT_SECRET = os.environ.get("VNEMIS_REGISTRY_CLIENT_SECRET", "dev-secret")
 VNEMIS_REGISTRY_TIMEOUT = float(os.environ.get("VNEMIS_REGISTRY_TIMEOUT", "10"))
 VNEMIS_REGISTRY_CONCURRENCY = int(os.environ.get("VNEMIS_REGISTRY_CONCURRENCY", "8"))
+
+# Payment gateway (VNPay-style; `vnemis sim payment` in development). Defaults: payments/conf.py.
+for _name in (
+    "VNEMIS_PAYMENT_GATEWAY_URL",
+    "VNEMIS_PAYMENT_TMN_CODE",
+    "VNEMIS_PAYMENT_SECRET",
+    "VNEMIS_PAYMENT_RETURN_URL",
+    "VNEMIS_PAYMENT_SERVER_IP",
+):
+    if _name in os.environ:
+        globals()[_name] = os.environ[_name]

@@ -1,0 +1,1 @@
+"""University admissions: institutions, programmes, quotas, wishes, fees, virtual filtering."""

@@ -1,0 +1,3 @@
+"""Pages of the admissions app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the exams app."""
+
+urlpatterns: list = []

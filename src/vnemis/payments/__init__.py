@@ -1,0 +1,1 @@
+"""Payment orders, the payment-gateway client, notifications (IPN) and reconciliation."""
