@@ -10,20 +10,17 @@ plain HTTP (``pay``): open the signed redirect, submit the page's form.
 """
 
 import contextlib
-import os
 import re
-import select
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
 import httpx
+from sim_process import options_to_arguments, simulator_process
 
-START_TIMEOUT = 30.0
 DEFAULT_MERCHANT = "VNEMIS01:dev-payment-secret"
 CALM = {
     "ipn_delay_s": 0, "ipn_copies": 1, "ipn_concurrent": False, "ipn_never": False,
@@ -111,33 +108,6 @@ class PaymentSimHandle:
         return self.log.read_text(encoding="utf-8") if self.log else ""
 
 
-def _arguments(options: dict) -> list[str]:
-    args: list[str] = []
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            args.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, list | tuple):
-            for v in value:
-                args += [flag, str(v)]
-        else:
-            args += [flag, str(value)]
-    return args
-
-
-def _first_line(process: subprocess.Popen, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if ready:
-            return process.stdout.readline()
-        if process.poll() is not None:
-            return ""
-    return ""
-
-
 @contextlib.contextmanager
 def running_payment_simulator(
     *args: str, log: Path | None = None, command: list[str] | None = None, **options
@@ -147,39 +117,10 @@ def running_payment_simulator(
     ``command`` replaces ``python -m vnemis.payments.simulator`` (e.g. ``vnemis sim payment``).
     """
     argv = [*(command or [sys.executable, "-m", "vnemis.payments.simulator"]),
-            "--port", "0", *args, *_arguments(options)]  # fmt: skip
+            "--port", "0", *args, *options_to_arguments(options)]  # fmt: skip
     merchants = options.get("merchant") or [DEFAULT_MERCHANT]
     merchants = [merchants] if isinstance(merchants, str) else list(merchants)
     code, _, secret = merchants[0].partition(":")
     admin_key = options.get("admin_key", "sim-admin")
-    temp = None
-    if log is None:
-        temp = tempfile.NamedTemporaryFile(prefix="payment-sim-", suffix=".log", delete=False)  # noqa: SIM115
-        temp.close()
-        log = Path(temp.name)
-    with log.open("w", encoding="utf-8") as err:
-        process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ}
-        )
-        try:
-            line = _first_line(process, START_TIMEOUT)
-            found = re.search(r"listening on (http://\S+)", line)
-            if not found:
-                process.kill()
-                process.wait()
-                raise RuntimeError(
-                    f"The simulator did not start: {line!r}\n{log.read_text(encoding='utf-8')}"
-                )
-            yield PaymentSimHandle(found.group(1), admin_key, code, secret, process, log)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if process.stdout:
-                process.stdout.close()
-    if temp is not None:
-        log.unlink(missing_ok=True)
+    with simulator_process(argv, "payment-sim-", log) as (url, process, log):
+        yield PaymentSimHandle(url, admin_key, code, secret, process, log)

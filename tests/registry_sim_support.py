@@ -9,23 +9,17 @@ and the first client's credentials.
 
 import contextlib
 import itertools
-import os
-import re
-import select
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import httpx
 import polars as pl
+from sim_process import options_to_arguments, simulator_process
 
 from vnemis.registry.generate.citizens import CITIZEN_SCHEMA
-
-START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -98,33 +92,6 @@ def citizen(citizen_id: str, full_name: str, born: date, sex: str, **more) -> di
     }
 
 
-def _arguments(options: dict) -> list[str]:
-    args: list[str] = []
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            args.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, list | tuple):
-            for v in value:
-                args += [flag, str(v)]
-        else:
-            args += [flag, str(value)]
-    return args
-
-
-def _first_line(process: subprocess.Popen, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if ready:
-            return process.stdout.readline()
-        if process.poll() is not None:
-            return ""
-    return ""
-
-
 @contextlib.contextmanager
 def running_simulator(
     citizens: Path, *args: str, log: Path | None = None, command: list[str] | None = None, **options
@@ -135,40 +102,11 @@ def running_simulator(
     ``command`` replaces ``python -m vnemis.identity.simulator`` (e.g. with ``vnemis sim registry``).
     """
     argv = [*(command or [sys.executable, "-m", "vnemis.identity.simulator"]),
-            "--citizens", str(citizens), "--port", "0", *args, *_arguments(options)]  # fmt: skip
+            "--citizens", str(citizens), "--port", "0", *args, *options_to_arguments(options)]  # fmt: skip
     clients = options.get("client") or []
     clients = [clients] if isinstance(clients, str) else list(clients)
     clients += [a for prev, a in itertools.pairwise(args) if prev == "--client"]
     client_id, secret = (*clients[0].split(":"), "")[:2] if clients else ("vnemis", "dev-secret")
     admin_key = options.get("admin_key", "sim-admin")
-    temp = None
-    if log is None:
-        temp = tempfile.NamedTemporaryFile(prefix="registry-sim-", suffix=".log", delete=False)  # noqa: SIM115
-        temp.close()
-        log = Path(temp.name)
-    with log.open("w", encoding="utf-8") as err:
-        process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ}
-        )
-        try:
-            line = _first_line(process, START_TIMEOUT)
-            found = re.search(r"listening on (http://\S+)", line)
-            if not found:
-                process.kill()
-                process.wait()
-                raise RuntimeError(
-                    f"The simulator did not start: {line!r}\n{log.read_text(encoding='utf-8')}"
-                )
-            yield SimHandle(found.group(1), admin_key, client_id, secret, process, log)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if process.stdout:
-                process.stdout.close()
-    if temp is not None:
-        log.unlink(missing_ok=True)
+    with simulator_process(argv, "registry-sim-", log) as (url, process, log):
+        yield SimHandle(url, admin_key, client_id, secret, process, log)
