@@ -43,9 +43,15 @@ IPN_MESSAGES = {
 }
 
 
+# Letters only after the date: a run of nine or more digits would look like an ID card number
+# and be redacted from the logs (core.logging), hiding the reference people search logs for.
+_TXN_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
 def _txn_ref() -> str:
-    """P + the date + 10 random hex digits: unguessable, and sortable by day for people."""
-    return f"P{timezone.localdate():%y%m%d}{secrets.token_hex(5).upper()}"
+    """P + the date + 9 random letters (24**9, about 2.6e12): unguessable, sortable by day."""
+    suffix = "".join(secrets.choice(_TXN_REF_ALPHABET) for _ in range(9))
+    return f"P{timezone.localdate():%y%m%d}{suffix}"
 
 
 def order_info_text(description: str) -> str:
