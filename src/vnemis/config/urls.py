@@ -16,4 +16,5 @@ urlpatterns = [
     path("exams/", include("vnemis.exams.urls")),
     path("admissions/", include("vnemis.admissions.urls")),
     path("payments/", include("vnemis.payments.urls")),
+    path("office/", include("vnemis.office.urls")),
 ]

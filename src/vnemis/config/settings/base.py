@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "vnemis.exams",
     "vnemis.admissions",
     "vnemis.payments",
+    "vnemis.office",
 ]
 
 MIDDLEWARE = [

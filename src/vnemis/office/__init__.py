@@ -1,0 +1,1 @@
+"""E-office: official documents, registers, workflow, digital signatures, edXML exchange."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OfficeConfig(AppConfig):
+    name = "vnemis.office"
+    label = "office"
+    verbose_name = "E-office"

@@ -1,0 +1,5 @@
+"""Pages of the e-office app (mounted at /office/)."""
+
+app_name = "office"
+
+urlpatterns: list = []
