@@ -1,17 +1,7 @@
 """Refusals of the payment actions, with a stable code and a Vietnamese and English message."""
 
-from vnemis.core.i18n import pick
+from vnemis.core.errors import BilingualError
 
 
-class PaymentError(Exception):
-    def __init__(self, code: str, message_vi: str, message_en: str):
-        super().__init__(message_en)
-        self.code, self.message_vi, self.message_en = code, message_vi, message_en
-
-    def message(self) -> str:
-        """The message in the active language (pages)."""
-        return pick(self.message_vi, self.message_en)
-
-    def bilingual(self) -> str:
-        """Both forms, for the command line and logs."""
-        return f"{self.message_vi} / {self.message_en}"
+class PaymentError(BilingualError):
+    pass

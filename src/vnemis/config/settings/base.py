@@ -215,3 +215,7 @@ for _name in (
 ):
     if _name in os.environ:
         globals()[_name] = os.environ[_name]
+
+# Admissions: the registration fee per wish (đồng) a new round starts with; not found in public
+# sources (DOMAIN.md §7), so configuration, and editable per round by the Ministry.
+VNEMIS_ADMISSION_FEE_PER_WISH = int(os.environ.get("VNEMIS_ADMISSION_FEE_PER_WISH", "20000"))
