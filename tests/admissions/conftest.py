@@ -15,6 +15,7 @@ from exams.conftest import (  # noqa: F401 (fixtures)
     seniors,
     vietnamese,
 )
+from payments.conftest import live_gateway, paysim  # noqa: F401 (fixtures)
 
 from vnemis.admissions.models import Institution
 from vnemis.admissions.setup import ProgrammeSpec, programme_save, round_create

@@ -297,3 +297,39 @@ def test_programmes_import_all_or_nothing(admission_round):
     with pytest.raises(AdmissionError) as refused:
         programmes_import(actor=None, round_=admission_round, text="code,name\nX,Y\n")
     assert refused.value.code == "missing_columns"
+
+
+def test_the_round_from_the_command_line(exam_session, candidates, tmp_path, capsys):
+    from django.core.management import CommandError, call_command
+
+    now = timezone.localtime()
+    call_command("admissions", "round-create", "--year", "2026", "--fee", "0",
+                 "--opens", (now - timedelta(hours=1)).isoformat(), "--closes", (now + timedelta(days=1)).isoformat())  # fmt: skip
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "admissions", "round-create", "--year", "2026", "--opens", "yesterday", "--closes", "x"
+        )
+    assert "ISO" in str(refused.value)
+    path = tmp_path / "nganh.csv"
+    path.write_text(
+        "institution_code,institution_name,programme_code,programme_name,combinations,quota_exam\n"
+        "BKA,Bách khoa,BKA-IT1,Khoa học máy tính,A00,1\n",
+        encoding="utf-8",
+    )
+    call_command("admissions", "programmes-load", "--year", "2026", str(path))
+    round_ = AdmissionRound.objects.get()
+    wishes_set(actor=None, round_=round_, candidate=candidates["an"], codes=["BKA-IT1"])
+    wishes_set(actor=None, round_=round_, candidate=candidates["dung"], codes=["BKA-IT1"])
+    call_command("admissions", "run", "--year", "2026", "--note", "thử")
+    call_command("admissions", "publish", "--year", "2026", "--run", "1")
+    call_command("admissions", "status", "--year", "2026")
+    out = capsys.readouterr().out
+    assert "placed 1 of 2 candidates" in out and "run 1: done placed 1 *" in out
+    with pytest.raises(CommandError) as refused:
+        call_command("admissions", "publish", "--year", "2026", "--run", "9")
+    assert "no run 9" in str(refused.value)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(CommandError) as refused:
+        call_command("admissions", "programmes-load", "--year", "2026", str(bad))
+    assert "UTF-8" in str(refused.value)
