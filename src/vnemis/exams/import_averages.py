@@ -13,8 +13,8 @@ import polars as pl
 from . import import_checks as ic
 from .files import Column, FileLayout, Table
 from .graduation import from_hundredths
-from .import_context import Counts, ImportContext, in_chunks
-from .models import Candidate, YearAverage
+from .import_context import Counts, ImportContext, candidates_join, in_chunks
+from .models import YearAverage
 
 ENTITY = "averages"
 LAYOUT = FileLayout(
@@ -30,19 +30,6 @@ LAYOUT = FileLayout(
         Column("average", "Điểm trung bình", "Average", ("ĐTB", "Điểm TB năm", "diem_tb")),
     ),
 )
-
-
-def _candidates(education_ids: list[str], ctx: ImportContext) -> pl.DataFrame:
-    rows = []
-    for chunk in in_chunks(education_ids):
-        rows += Candidate.objects.filter(
-            session=ctx.session, person__education_id__in=chunk
-        ).values_list("person__education_id", "id", "unit_id")
-    return pl.DataFrame(
-        rows,
-        schema={"education_id": pl.String, "candidate_id": pl.Int64, "_unit": pl.Int64},
-        orient="row",
-    )
 
 
 def _existing(ids: list[int]) -> pl.DataFrame:
@@ -69,18 +56,8 @@ def check(table: Table, ctx: ImportContext) -> ic.Checked:
         ic.errors_where(df, ~ic.blank("grade") & ~pl.col("_grade").is_in([10, 11, 12]),
                         entity=ENTITY, column="grade", code="bad_grade")
     )  # fmt: skip
-    ids = df.filter(~ic.blank("education_id"))["education_id"].unique().to_list()
-    df = df.join(_candidates(ids, ctx), on="education_id", how="left")
-    known = pl.col("candidate_id").is_not_null()
-    errors.append(
-        ic.errors_where(df, ~ic.blank("education_id") & ~known, entity=ENTITY,
-                        column="education_id", code="unknown_candidate")
-    )  # fmt: skip
-    if ctx.units is not None:
-        errors.append(
-            ic.errors_where(df, known & ~pl.col("_unit").is_in(list(ctx.units)), entity=ENTITY,
-                            column="education_id", code="out_of_scope")
-        )  # fmt: skip
+    df, known, candidate_errors = candidates_join(df, ctx, entity=ENTITY)
+    errors += candidate_errors
     existing = _existing(df.filter(known)["candidate_id"].unique().to_list())
     df = df.join(existing, on=["candidate_id", "_grade"], how="left")
     errors.append(

@@ -13,8 +13,8 @@ import polars as pl
 from . import catalogue, rules
 from . import import_checks as ic
 from .files import Column, FileLayout, Table
-from .import_context import Counts, ImportContext, in_chunks
-from .models import Candidate, CandidateSubject, ExamSubject
+from .import_context import Counts, ImportContext, candidates_join, in_chunks
+from .models import CandidateSubject, ExamSubject
 from .sql import rows_insert
 
 ENTITY = "choices"
@@ -34,19 +34,6 @@ LAYOUT = FileLayout(
         Column("elective_4", "Môn tự chọn 4", "Elective 4", ("mon_4",), required=False),
     ),
 )
-
-
-def _candidates(education_ids: list[str], ctx: ImportContext) -> pl.DataFrame:
-    rows = []
-    for chunk in in_chunks(education_ids):
-        rows += Candidate.objects.filter(
-            session=ctx.session, person__education_id__in=chunk
-        ).values_list("person__education_id", "id", "unit_id")
-    return pl.DataFrame(
-        rows,
-        schema={"education_id": pl.String, "candidate_id": pl.Int64, "_unit": pl.Int64},
-        orient="row",
-    )
 
 
 def _current(ids: list[int]) -> dict[int, tuple[frozenset[str], str | None]]:
@@ -69,18 +56,8 @@ def check(table: Table, ctx: ImportContext) -> ic.Checked:
     df = table.frame
     required = ctx.session.electives_required
     errors = ic.missing_checks(df, ["education_id"], entity=ENTITY)
-    ids = df.filter(~ic.blank("education_id"))["education_id"].unique().to_list()
-    df = df.join(_candidates(ids, ctx), on="education_id", how="left")
-    known = pl.col("candidate_id").is_not_null()
-    errors.append(
-        ic.errors_where(df, ~ic.blank("education_id") & ~known, entity=ENTITY,
-                        column="education_id", code="unknown_candidate")
-    )  # fmt: skip
-    if ctx.units is not None:
-        errors.append(
-            ic.errors_where(df, known & ~pl.col("_unit").is_in(list(ctx.units)), entity=ENTITY,
-                            column="education_id", code="out_of_scope")
-        )  # fmt: skip
+    df, known, candidate_errors = candidates_join(df, ctx, entity=ENTITY)
+    errors += candidate_errors
     errors += ic.duplicate_checks(df, ["education_id"], entity=ENTITY)
     current = _current(df.filter(known)["candidate_id"].unique().to_list())
     # The rule is per row; a row is a handful of codes, so plain Python is the clear way.
