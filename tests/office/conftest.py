@@ -1,0 +1,57 @@
+"""Fixtures of the signing tests: one development CA for the session, its people and its seal."""
+
+import pytest
+
+from vnemis.office.signing.dev_ca import ca_create, dev_ca_write
+
+from .helpers import issue, make_pdf
+
+
+@pytest.fixture(scope="session")
+def ca():
+    return ca_create(organisation="Sở GD&ĐT Hà Nội")
+
+
+@pytest.fixture(scope="session")
+def other_ca():
+    return ca_create(common_name="Some Other Root CA", organisation="Không phải của chúng ta")
+
+
+@pytest.fixture(scope="session")
+def drafter(ca):
+    return issue(ca, name="Lê Văn Cường", title="Chuyên viên")[0]
+
+
+@pytest.fixture(scope="session")
+def leader(ca):
+    return issue(ca, name="Trần Thị Bình", title="Giám đốc")[0]
+
+
+@pytest.fixture(scope="session")
+def seal(ca):
+    return issue(ca, name="Sở GD&ĐT Hà Nội")[0]
+
+
+@pytest.fixture(scope="session")
+def stranger(other_ca):
+    return issue(other_ca, name="Phạm Văn Giả")[0]
+
+
+@pytest.fixture(scope="session")
+def trust(ca):
+    from vnemis.office.signing.verify import trust_roots_load
+
+    return trust_roots_load(ca.certificate_pem())
+
+
+@pytest.fixture
+def pdf():
+    return make_pdf()
+
+
+@pytest.fixture(scope="session")
+def dev_dir(tmp_path_factory):
+    """A directory laid out by ``dev_ca_write`` (the CLI's files)."""
+    out = tmp_path_factory.mktemp("devca") / "ca"
+    dev_ca_write(out=out)
+    return out
