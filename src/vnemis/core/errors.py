@@ -12,6 +12,9 @@ class BilingualError(Exception):
         super().__init__(message_en)
         self.code, self.message_vi, self.message_en = code, message_vi, message_en
 
+    def __reduce__(self):  # picklable, so a worker process can hand it back
+        return (self.__class__, (self.code, self.message_vi, self.message_en))
+
     def message(self) -> str:
         """The message in the active language (pages)."""
         return pick(self.message_vi, self.message_en)
