@@ -170,3 +170,7 @@ def test_refresh_of_a_whole_round_walks_in_chunks(
     monkeypatch.setattr(scoring, "CANDIDATE_CHUNK", 2)
     assert wish_scores_refresh(admission_round) == 6
     assert _scores(admission_round) == before
+    monkeypatch.setattr(scoring, "IDS_PER_LIST", 2)
+    ids = [candidates[k].pk for k in ("an", "binh", "chi")]
+    assert wish_scores_refresh(admission_round, ids) == 6
+    assert _scores(admission_round) == before

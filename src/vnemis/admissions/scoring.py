@@ -23,12 +23,13 @@ import polars as pl
 from django.db import connection, transaction
 from django.utils import timezone
 
-from vnemis.exams.sql import rows_insert, timestamp
+from vnemis.exams.sql import frame_insert
 
 from .catalogue import BONUS_CAP, GROUPS, HIGH_SCORE_FROM, HIGH_SCORE_SPAN, REGIONS, SCALE
 from .models import AdmissionRound, WishScore
 
-CANDIDATE_CHUNK = 10_000  # ids per IN list: below SQLite's 32,766 parameters
+CANDIDATE_CHUNK = 20_000  # candidates scored and written per transaction
+IDS_PER_LIST = 1_000  # given candidate ids per IN (...) list
 ELIGIBLE, NO_COMBINATION, BELOW_THRESHOLD, NOT_GRADUATED = (
     "",
     "no_combination",
@@ -221,32 +222,33 @@ def wish_scores_refresh(round_: AdmissionRound, candidate_ids: Iterable[int] | N
     """Recompute the ``WishScore`` of every wish in the round (or of these candidates).
 
     Each chunk of candidates is replaced in one transaction: its old scores deleted, the new
-    ones written with COPY on PostgreSQL. Returns the number of wishes scored.
+    ones written by ``frame_insert`` (CSV through COPY on PostgreSQL). Returns the number of
+    wishes scored.
     """
     accepted = _accepted(round_)
     session_id = round_.exam_session_id
-    q = connection.ops.quote_name
+    table = connection.ops.quote_name(WishScore._meta.db_table)
     written = 0
-    for chunk in _candidate_chunks(round_, candidate_ids):
-        marks = ", ".join(["%s"] * len(chunk))
+    for where, params in _candidate_chunks(round_, candidate_ids):
         wishes = _frame(
             f"SELECT id, candidate_id, programme_id FROM admissions_wish "  # noqa: S608
-            f"WHERE round_id = %s AND candidate_id IN ({marks})",
-            [round_.pk, *chunk],
+            f"WHERE round_id = %s AND candidate_id {where}",
+            [round_.pk, *params],
             {"wish_id": pl.Int64, "candidate_id": pl.Int64, "programme_id": pl.Int64},
         )
         scores = _frame(
             f"SELECT s.candidate_id, subject.code, CAST(ROUND(s.score * 100) AS INTEGER) "  # noqa: S608
             f"FROM exams_score s JOIN exams_examsubject subject ON subject.id = s.subject_id "
-            f"WHERE s.candidate_id IN ({marks})",
-            chunk,
+            f"WHERE s.candidate_id {where}",
+            params,
             {"candidate_id": pl.Int64, "subject": pl.Utf8, "score": pl.Int64},
         )
         people = _frame(
-            f"SELECT c.id, CASE WHEN c.result = 'passed' THEN 1 ELSE 0 END, p.region, p.priority_group, p.bonus "  # noqa: S608
-            f"FROM exams_candidate c LEFT JOIN admissions_admissionprofile p "
-            f"ON p.candidate_id = c.id WHERE c.session_id = %s AND c.id IN ({marks})",
-            [session_id, *chunk],
+            f"SELECT c.id, CASE WHEN c.result = 'passed' THEN 1 ELSE 0 END, p.region, "  # noqa: S608
+            f"p.priority_group, p.bonus FROM exams_candidate c LEFT JOIN "
+            f"admissions_admissionprofile p ON p.candidate_id = c.id "
+            f"WHERE c.session_id = %s AND c.id {where}",
+            [session_id, *params],
             {
                 "candidate_id": pl.Int64,
                 "graduated": pl.Int8,
@@ -255,54 +257,49 @@ def wish_scores_refresh(round_: AdmissionRound, candidate_ids: Iterable[int] | N
                 "bonus": pl.Int64,
             },
         )
-        scored = _scored(wishes, accepted, scores, people) if len(wishes) else wishes
-        now = timestamp(timezone.now())
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"DELETE FROM {q(WishScore._meta.db_table)} WHERE wish_id IN "  # noqa: S608
-                    f"(SELECT id FROM admissions_wish WHERE round_id = %s "
-                    f"AND candidate_id IN ({marks}))",
-                    [round_.pk, *chunk],
+                    f"DELETE FROM {table} WHERE wish_id IN (SELECT id FROM admissions_wish "  # noqa: S608
+                    f"WHERE round_id = %s AND candidate_id {where})",
+                    [round_.pk, *params],
                 )
             if len(wishes):
-                rows = scored.select(
-                    "wish_id", "combination_id", "raw", "priority", "bonus", "score", "reason"
-                ).iter_rows()
-                written += rows_insert(
-                    WishScore,
-                    (
-                        "wish",
-                        "combination",
-                        "raw",
-                        "priority",
-                        "bonus",
-                        "score",
-                        "reason",
-                        "computed_at",
-                    ),
-                    ((*row, now) for row in rows),
+                scored = _scored(wishes, accepted, scores, people).select(
+                    pl.col("wish_id").alias("wish"),
+                    pl.col("combination_id").alias("combination"),
+                    "raw",
+                    "priority",
+                    "bonus",
+                    "score",
+                    "reason",
+                )
+                written += frame_insert(
+                    WishScore, scored, constants={"computed_at": timezone.now()}
                 )
     return written
 
 
 def _candidate_chunks(round_: AdmissionRound, candidate_ids):
-    """Candidate ids with wishes in the round, in chunks (keyset walk, no OFFSET)."""
+    """(SQL condition on a candidate id, its parameters) per chunk of candidates: given ids as
+    IN lists, or the round's candidates as id ranges from a keyset walk (no OFFSET, and no
+    thousands of parameters per statement)."""
     if candidate_ids is not None:
         ids = sorted({int(i) for i in candidate_ids})
-        for start in range(0, len(ids), CANDIDATE_CHUNK):
-            yield ids[start : start + CANDIDATE_CHUNK]
+        for start in range(0, len(ids), IDS_PER_LIST):
+            chunk = ids[start : start + IDS_PER_LIST]
+            yield f"IN ({', '.join(['%s'] * len(chunk))})", chunk
         return
     after = 0
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT DISTINCT candidate_id FROM admissions_wish WHERE round_id = %s "
-                "AND candidate_id > %s ORDER BY candidate_id LIMIT %s",
+                "SELECT max(candidate_id) FROM (SELECT DISTINCT candidate_id FROM admissions_wish "
+                "WHERE round_id = %s AND candidate_id > %s ORDER BY candidate_id LIMIT %s) AS page",
                 [round_.pk, after, CANDIDATE_CHUNK],
             )
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
+            last = cursor.fetchone()[0]
+        if last is None:
             return
-        yield ids
-        after = ids[-1]
+        yield "BETWEEN %s AND %s", [after + 1, last]
+        after = last

@@ -46,6 +46,33 @@ def rows_insert(model, columns: Sequence[str], rows: Iterable[tuple]) -> int:
     return written
 
 
+def frame_insert(model, frame, *, constants: dict | None = None) -> int:
+    """INSERT a Polars frame (columns named as ``model``'s fields, values in database form)
+    and ``constants`` on every row. On PostgreSQL the frame goes as CSV through COPY, written
+    by Polars: no Python work per row (measured 5 µs a row with ``write_row``)."""
+    constants = constants or {}
+    columns = [*frame.columns, *constants]
+    if connection.vendor != "postgresql":
+        tail = tuple(timestamp(v) if hasattr(v, "tzinfo") else v for v in constants.values())
+        return rows_insert(model, columns, ((*row, *tail) for row in frame.iter_rows()))
+    import polars as pl
+
+    meta = model._meta
+    names = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in columns)
+    table = connection.ops.quote_name(meta.db_table)
+    literal = frame.with_columns(
+        **{name: pl.lit(value.isoformat() if hasattr(value, "isoformat") else value)
+           for name, value in constants.items()}
+    )  # fmt: skip
+    # NULL is \N, so an empty string stays an empty string.
+    text = literal.write_csv(include_header=False, null_value="\\N", quote_style="non_numeric")
+    with connection.cursor() as cursor:
+        sql = f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        with cursor.cursor.copy(sql) as copy:
+            copy.write(text.encode())
+    return len(frame)
+
+
 def rows_update(model, columns: Sequence[str], rows: Iterable[tuple], *, key: str = "id") -> int:
     """UPDATE ``model`` SET ``columns`` for each row ``(value, ..., key value)``."""
     meta, q = model._meta, connection.ops.quote_name
