@@ -1,0 +1,253 @@
+"""Checking and storing the PDF files of documents.
+
+A file is accepted only if it is a PDF that parses: the ``%PDF-`` header, then pyHanko's reader
+opens it and resolves every page; an encrypted PDF is refused (it can be neither searched nor
+signed). Size is bounded by ``VNEMIS_OFFICE_MAX_FILE_BYTES`` (default 20 MB), checked before
+the bytes are read. The text for search is extracted with poppler's ``pdftotext`` (a
+subprocess with a timeout, ``VNEMIS_OFFICE_PDFTOTEXT_TIMEOUT``); a file whose text cannot be
+extracted is still stored, and says so (``text_status``).
+
+Checking happens before the registering transaction opens (it is slow and pure); storing
+(``blob_store``) inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import subprocess  # nosec: pdftotext from the system, fixed arguments, no shell
+import unicodedata
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django.conf import settings
+
+from .actions_errors import OfficeError
+from .models import Blob
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_FILES = 20
+DEFAULT_TEXT_TIMEOUT = 30.0
+DEFAULT_TEXT_MAX_CHARS = 200_000
+MAX_PAGES = 5_000
+PDFTOTEXT = "/usr/bin/pdftotext"
+
+
+def max_file_bytes() -> int:
+    return int(getattr(settings, "VNEMIS_OFFICE_MAX_FILE_BYTES", DEFAULT_MAX_BYTES))
+
+
+def max_files() -> int:
+    return int(getattr(settings, "VNEMIS_OFFICE_MAX_FILES", DEFAULT_MAX_FILES))
+
+
+def _size(size: int) -> str:
+    """20 MB, 1.5 MB, 300 KB: the unit that reads best."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".") + " MB"
+    return f"{max(size, 1) / 1024:.1f}".rstrip("0").rstrip(".") + " KB"
+
+
+@dataclass(frozen=True)
+class CheckedPdf:
+    """A PDF that passed the checks, ready to store."""
+
+    name: str
+    data: bytes
+    sha256: str
+    page_count: int
+    signature_count: int
+    text: str
+    text_status: str  # ok, empty, failed
+
+
+def clean_file_name(name: str) -> str:
+    """The last path part, NFC, no control characters, at most 200 characters, ending .pdf."""
+    base = PurePath((name or "").replace("\\", "/")).name
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip() or "van-ban"
+    stem, dot, ext = base.rpartition(".")
+    if not dot or ext.lower() != "pdf":
+        stem = base
+    return f"{stem[:196]}.pdf"
+
+
+def too_large_error(name: str, size: int) -> OfficeError:
+    limit = max_file_bytes()
+    return OfficeError(
+        "file_too_large",
+        f"Tệp “{name}” dung lượng {_size(size)}, vượt quá giới hạn {_size(limit)} cho mỗi tệp.",
+        f"The file '{name}' is {_size(size)}, over the limit of {_size(limit)} per file.",
+        field="files",
+    )
+
+
+def upload_read(uploaded) -> tuple[str, bytes]:
+    """(name, bytes) of an uploaded file, refusing an oversized one before reading it."""
+    name = clean_file_name(getattr(uploaded, "name", "") or "")
+    size = getattr(uploaded, "size", None)
+    if size is not None and size > max_file_bytes():
+        raise too_large_error(name, size)
+    data = uploaded.read(max_file_bytes() + 1)
+    if len(data) > max_file_bytes():
+        raise too_large_error(name, len(data))
+    return name, data
+
+
+def _page_count(reader) -> int:
+    """Resolve every page (bounded), so a file whose page objects are broken is refused."""
+    pages = reader.root["/Pages"]
+    count = int(pages["/Count"])
+    if count < 1 or count > MAX_PAGES:
+        raise ValueError(f"page count {count}")
+    seen = 0
+    stack = [pages]
+    while stack:
+        node = stack.pop()
+        if node.get("/Type") == "/Pages" or "/Kids" in node:
+            kids = node["/Kids"]
+            for i in range(len(kids)):
+                stack.append(kids[i])  # indexing resolves the indirect reference
+                if len(stack) > MAX_PAGES:
+                    raise ValueError("page tree too large")
+        else:
+            node.get("/MediaBox")
+            seen += 1
+            if seen > MAX_PAGES:
+                raise ValueError("too many pages")
+    if seen == 0:
+        raise ValueError("no pages")
+    return seen
+
+
+def pdf_structure(data: bytes) -> tuple[int, int]:
+    """(page count, number of embedded signatures) of a PDF; OfficeError if it is not one."""
+    if b"%PDF-" not in data[:1024]:
+        raise OfficeError(
+            "not_pdf",
+            "Tệp không phải là PDF (không có phần đầu %PDF-). Chỉ nhận văn bản định dạng PDF.",
+            "The file is not a PDF (no %PDF- header). Only PDF documents are accepted.",
+            field="files",
+        )
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader.encrypted:
+            raise OfficeError(
+                "pdf_encrypted",
+                "Tệp PDF có đặt mật khẩu hoặc mã hoá; hãy gỡ mật khẩu rồi tải lên lại.",
+                "The PDF is password-protected or encrypted; remove the password and upload it"
+                " again.",
+                field="files",
+            )
+        pages = _page_count(reader)
+        signatures = len(reader.embedded_signatures)
+    except OfficeError:
+        raise
+    except Exception as exc:  # pyHanko raises many kinds on damaged files
+        logger.info("PDF refused: %s", type(exc).__name__)
+        raise OfficeError(
+            "pdf_corrupt",
+            "Tệp PDF bị hỏng hoặc không đọc được (cấu trúc tệp không hợp lệ).",
+            "The PDF is damaged or cannot be read (its structure is not valid).",
+            field="files",
+        ) from None
+    return pages, signatures
+
+
+def pdf_text(data: bytes) -> tuple[str, str]:
+    """(text, status) of a PDF by pdftotext: status ok, empty (no text layer: a scan) or
+    failed."""
+    binary = PDFTOTEXT if shutil.which(PDFTOTEXT) else shutil.which("pdftotext")
+    if not binary:
+        logger.warning("pdftotext is not installed: attachment text is not searchable")
+        return "", "failed"
+    timeout = float(getattr(settings, "VNEMIS_OFFICE_PDFTOTEXT_TIMEOUT", DEFAULT_TEXT_TIMEOUT))
+    try:
+        done = subprocess.run(  # noqa: S603
+            [binary, "-q", "-enc", "UTF-8", "-", "-"],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        logger.warning("pdftotext timed out after %.0f s", timeout)
+        return "", "failed"
+    if done.returncode != 0:
+        return "", "failed"
+    limit = int(getattr(settings, "VNEMIS_OFFICE_TEXT_MAX_CHARS", DEFAULT_TEXT_MAX_CHARS))
+    text = unicodedata.normalize("NFC", done.stdout.decode("utf-8", "replace"))[:limit]
+    text = text.replace("\x00", "")
+    return (text, "ok") if text.strip() else ("", "empty")
+
+
+def pdf_check(*, name: str, data: bytes) -> CheckedPdf:
+    """Check one PDF (size, header, structure) and extract its text."""
+    name = clean_file_name(name)
+    if len(data) > max_file_bytes():
+        raise too_large_error(name, len(data))
+    if not data:
+        raise OfficeError(
+            "file_empty",
+            f"Tệp “{name}” rỗng (0 byte).",
+            f"The file '{name}' is empty (0 bytes).",
+            field="files",
+        )
+    try:
+        pages, signatures = pdf_structure(data)
+    except OfficeError as exc:
+        raise OfficeError(
+            exc.code, f"“{name}”: {exc.message_vi}", f"'{name}': {exc.message_en}", field="files"
+        ) from None
+    text, status = pdf_text(data)
+    return CheckedPdf(
+        name=name,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        page_count=pages,
+        signature_count=signatures,
+        text=text,
+        text_status=status,
+    )
+
+
+def uploads_check(uploads) -> list[CheckedPdf]:
+    """Every uploaded file checked, in order; the first bad one refuses them all."""
+    uploads = list(uploads or [])
+    if len(uploads) > max_files():
+        raise OfficeError(
+            "too_many_files",
+            f"Mỗi lần chỉ tải lên tối đa {max_files()} tệp.",
+            f"At most {max_files()} files can be uploaded at once.",
+            field="files",
+        )
+    checked = []
+    for uploaded in uploads:
+        name, data = upload_read(uploaded)
+        checked.append(pdf_check(name=name, data=data))
+    return checked
+
+
+def blob_store(pdf: CheckedPdf) -> Blob:
+    """The stored blob of these bytes (stored once; concurrent stores of one file agree)."""
+    Blob.objects.bulk_create(
+        [
+            Blob(
+                sha256=pdf.sha256,
+                size=len(pdf.data),
+                data=pdf.data,
+                page_count=pdf.page_count,
+                signature_count=pdf.signature_count,
+                text=pdf.text,
+                text_status=pdf.text_status,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Blob.objects.defer("data").get(sha256=pdf.sha256)

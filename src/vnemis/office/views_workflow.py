@@ -1,0 +1,312 @@
+"""Pages and form posts of the handling workflow: the inbox, the leader's dashboard, and the
+transitions (assign, forward, ask and give opinions, comment, complete, submit, return, approve
+by signing, issue). Each post calls one ``workflow`` or ``actions`` function; a refusal
+re-renders the document's page with the refused form and its message (400)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from . import actions, selectors, workflow
+from .actions_errors import OfficeError
+from .actions_files import upload_read
+from .forms import (
+    ApproveForm,
+    AssignForm,
+    CompleteForm,
+    ForwardForm,
+    IssueForm,
+    OpinionRequestForm,
+    ReturnForm,
+    SubmitForm,
+    TextForm,
+    office_error_to_form,
+)
+from .models import Assignment, Document, Submission
+from .views import _people, auto_id, detail_render, document_or_404
+
+
+@login_required
+@require_GET
+def inbox(request):
+    """What waits for the viewer, overdue first."""
+    member = selectors.member_ensure(request.user)
+    box = selectors.inbox(viewer=request.user)
+    return render(
+        request,
+        "office/inbox.html",
+        {"box": box, "member": member, "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    """The leader's view: documents by status, open and overdue work per unit."""
+    board = selectors.leader_dashboard(viewer=request.user)
+    labels = dict(Document.Direction.choices)
+    return render(
+        request,
+        "office/dashboard.html",
+        {
+            "board": board,
+            "labels": labels,
+            "member": selectors.member_get(request.user),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _refused(request, document, *, key, form, what: str):
+    return detail_render(request, document, status=400, bound={key: form}, error=what)
+
+
+def _done(request, document, message: str):
+    messages.success(request, message)
+    return redirect("office:document", pk=document.pk)
+
+
+@login_required
+@require_POST
+def assign(request, pk: int):
+    selectors.member_ensure(request.user)
+    document = document_or_404(request, pk)
+    members, units = _people(document)
+    form = AssignForm(request.POST, members=members, units=units, auto_id=auto_id("assign"))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            workflow.assignment_create(
+                actor=request.user, document=document, role=data["role"],
+                deadline=data["deadline"], instruction=data["instruction"], **data["assignee"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã giao xử lý văn bản."))
+    return _refused(request, document, key="assign", form=form, what=_("Chưa giao được việc."))
+
+
+@login_required
+@require_POST
+def comment(request, pk: int):
+    selectors.member_ensure(request.user)
+    document = document_or_404(request, pk)
+    form = TextForm(request.POST, auto_id=auto_id("comment"))
+    if form.is_valid():
+        try:
+            workflow.document_comment(
+                actor=request.user, document=document, text=form.cleaned_data["text"]
+            )
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã ghi ý kiến."))
+    return _refused(request, document, key="comment", form=form, what=_("Chưa ghi được ý kiến."))
+
+
+def _my_assignment(request, pk: int) -> Assignment:
+    member = selectors.member_ensure(request.user)
+    found = Assignment.objects.select_related("document").filter(pk=pk)
+    if member is not None:
+        found = found.filter(organisation_id=member.organisation_id)
+    assignment = found.first()
+    if (
+        assignment is None
+        or selectors.document_get(viewer=request.user, pk=assignment.document_id) is None
+    ):
+        raise Http404(_("Không tìm thấy việc được giao này."))
+    return assignment
+
+
+@login_required
+@require_POST
+def assignment_forward(request, pk: int):
+    assignment = _my_assignment(request, pk)
+    document = assignment.document
+    members, units = _people(document)
+    form = ForwardForm(
+        request.POST, members=members, units=units, prefix=f"a{pk}", auto_id=auto_id("forward")
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            workflow.assignment_forward(
+                actor=request.user, assignment=assignment, deadline=data["deadline"],
+                instruction=data["instruction"], **data["assignee"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã chuyển tiếp."))
+    return _refused(
+        request, document, key=("forward", pk), form=form, what=_("Chưa chuyển tiếp được.")
+    )
+
+
+@login_required
+@require_POST
+def assignment_opinion(request, pk: int):
+    assignment = _my_assignment(request, pk)
+    document = assignment.document
+    members, units = _people(document)
+    form = OpinionRequestForm(
+        request.POST, members=members, units=units, prefix=f"a{pk}", auto_id=auto_id("opinion")
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            workflow.opinion_request(
+                actor=request.user, assignment=assignment, deadline=data["deadline"],
+                question=data["question"], **data["assignee"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã gửi xin ý kiến."))
+    return _refused(
+        request, document, key=("opinion", pk), form=form, what=_("Chưa xin được ý kiến.")
+    )
+
+
+@login_required
+@require_POST
+def opinion_give(request, pk: int):
+    assignment = _my_assignment(request, pk)
+    document = assignment.document
+    form = TextForm(request.POST, prefix=f"a{pk}", auto_id=auto_id("answer"))
+    if form.is_valid():
+        try:
+            workflow.opinion_give(
+                actor=request.user, assignment=assignment, text=form.cleaned_data["text"]
+            )
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã gửi ý kiến."))
+    return _refused(
+        request, document, key=("answer", pk), form=form, what=_("Chưa gửi được ý kiến.")
+    )
+
+
+@login_required
+@require_POST
+def assignment_complete(request, pk: int):
+    assignment = _my_assignment(request, pk)
+    document = assignment.document
+    form = CompleteForm(request.POST, prefix=f"a{pk}", auto_id=auto_id("complete"))
+    if form.is_valid():
+        try:
+            workflow.assignment_complete(
+                actor=request.user, assignment=assignment, note=form.cleaned_data["note"]
+            )
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã hoàn thành xử lý."))
+    return _refused(
+        request, document, key=("complete", pk), form=form, what=_("Chưa hoàn thành được.")
+    )
+
+
+@login_required
+@require_POST
+def submit(request, pk: int):
+    selectors.member_ensure(request.user)
+    document = document_or_404(request, pk)
+    form = SubmitForm(
+        request.POST,
+        leaders=selectors.leaders_of(document.organisation_id),
+        auto_id=auto_id("submit"),
+    )
+    if form.is_valid():
+        try:
+            workflow.submission_create(
+                actor=request.user, document=document, leader=form.cleaned_data["leader"],
+                note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã trình lãnh đạo."))
+    return _refused(request, document, key="submit", form=form, what=_("Chưa trình được."))
+
+
+def _submission(request, pk: int) -> Submission:
+    selectors.member_ensure(request.user)
+    submission = Submission.objects.select_related("document", "version").filter(pk=pk).first()
+    if (
+        submission is None
+        or selectors.document_get(viewer=request.user, pk=submission.document_id) is None
+    ):
+        raise Http404(_("Không tìm thấy tờ trình này."))
+    return submission
+
+
+@login_required
+@require_POST
+def submission_return(request, pk: int):
+    submission = _submission(request, pk)
+    document = submission.document
+    form = ReturnForm(request.POST, auto_id=auto_id("return"))
+    if form.is_valid():
+        try:
+            workflow.submission_return(
+                actor=request.user, submission=submission, comment=form.cleaned_data["comment"]
+            )
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã trả lại dự thảo cho người soạn."))
+    return _refused(request, document, key="return", form=form, what=_("Chưa trả lại được."))
+
+
+@login_required
+@require_POST
+def submission_approve(request, pk: int):
+    """The leader approves by uploading the submitted PDF they signed (with their own signing
+    tool); signing on the server connects to the same ``approve_by_signing``."""
+    submission = _submission(request, pk)
+    document = submission.document
+    form = ApproveForm(request.POST, request.FILES, auto_id=auto_id("approve"))
+    if form.is_valid():
+        try:
+            name, data = upload_read(form.cleaned_data["signed_file"])
+            workflow.approve_by_signing(
+                actor=request.user, submission=submission, signed_pdf=data, file_name=name,
+                comment=form.cleaned_data["comment"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            exc.field = "signed_file"
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, _("Đã ký duyệt văn bản."))
+    return _refused(request, document, key="approve", form=form, what=_("Chưa ký duyệt được."))
+
+
+@login_required
+@require_POST
+def issue(request, pk: int):
+    selectors.member_ensure(request.user)
+    document = document_or_404(request, pk)
+    form = IssueForm(request.POST, auto_id=auto_id("issue"))
+    if form.is_valid():
+        try:
+            document = actions.outgoing_issue(
+                actor=request.user, document=document, issued_on=form.cleaned_data["issued_on"]
+            )
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(
+                request,
+                document,
+                _("Đã cấp số %(number)s và phát hành.") % {"number": document.number_notation},
+            )
+    return _refused(request, document, key="issue", form=form, what=_("Chưa cấp số được."))
