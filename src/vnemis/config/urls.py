@@ -4,6 +4,7 @@ from django.urls import include, path
 from .api import api
 
 urlpatterns = [
+    path("exams/results/", include("vnemis.exams.public_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),

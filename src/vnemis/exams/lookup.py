@@ -7,13 +7,20 @@ separated by a prefix and the year from the registry's own index), so the table 
 to the look-up servers without any citizen ID in it. The public service finds a row with
 ``lookup_by_number`` or ``lookup_by_citizen_id``; both answer nothing before the session's
 publication time, however early the table was built.
+
+Every refresh bumps the session's cache generation (``lookup_generation_bump``, after commit):
+the public service (``public.py``) keys its cached answers by it, so a refreshed row is never
+served from the cache.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
+from functools import partial
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,6 +37,19 @@ EXEMPT_MARK = "MT"  # miễn thi: the language paper exempted by certificate
 def citizen_key(*, year: int, citizen_id: str) -> str:
     """The look-up key of a citizen ID for one session's table (32 hex characters)."""
     return blind_index(f"exam-lookup:{year}:{citizen_id.strip()}")
+
+
+def lookup_generation_key(year: int) -> str:
+    """The cache key holding the generation of a session's look-up table."""
+    return f"exams:lookup:gen:{year}"
+
+
+def lookup_generation_bump(*, year: int) -> int:
+    """A new generation for the session's cached answers: every answer cached before is dropped
+    (a clock value, so it never repeats an old one even if the key was evicted)."""
+    generation = time.time_ns()
+    cache.set(lookup_generation_key(year), generation, timeout=None)
+    return generation
 
 
 LOOKUP_COLUMNS = (
@@ -104,6 +124,8 @@ def lookup_refresh(
         written += rows_insert(ExamResultLookup, LOOKUP_COLUMNS, _rows(session, chunk, now))
     if candidate_ids is None:
         ExamSession.objects.filter(pk=session.pk).update(lookup_built_at=now)
+    # After commit: a reader caching between a bump and the commit would keep the old row.
+    transaction.on_commit(partial(lookup_generation_bump, year=session.year))
     return written
 
 

@@ -219,3 +219,11 @@ for _name in (
 # Admissions: the registration fee per wish (đồng) a new round starts with; not found in public
 # sources (DOMAIN.md §7), so configuration, and editable per round by the Ministry.
 VNEMIS_ADMISSION_FEE_PER_WISH = int(os.environ.get("VNEMIS_ADMISSION_FEE_PER_WISH", "20000"))
+
+# Public exam-result look-up: requests per client IP per minute, seconds an answer is cached
+# (0: no cache), seconds a "not found" is cached (exams/public.py, docs/exams-lookup.md).
+VNEMIS_LOOKUP_RATE_PER_MINUTE = int(os.environ.get("VNEMIS_LOOKUP_RATE_PER_MINUTE", "60"))
+VNEMIS_LOOKUP_CACHE_SECONDS = int(os.environ.get("VNEMIS_LOOKUP_CACHE_SECONDS", "120"))
+VNEMIS_LOOKUP_NEGATIVE_CACHE_SECONDS = int(
+    os.environ.get("VNEMIS_LOOKUP_NEGATIVE_CACHE_SECONDS", "10")
+)
