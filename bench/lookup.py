@@ -408,7 +408,9 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": url,
         "REDIS_URL": args.redis,
-        "DJANGO_SETTINGS_MODULE": "vnemis.config.settings.dev",
+        # The look-up tier: the base settings without session, log-in and page middleware.
+        "DJANGO_SETTINGS_MODULE": "vnemis.config.settings.lookup",
+        "VNEMIS_LOOKUP_BASE_SETTINGS": "vnemis.config.settings.dev",
         "VNEMIS_DEBUG": "0",
         "VNEMIS_LOG_LEVEL": "WARNING",
         "VNEMIS_LOOKUP_RATE_PER_MINUTE": str(10**9),  # the bench client is one IP
