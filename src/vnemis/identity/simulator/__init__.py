@@ -7,6 +7,7 @@ dropped connections). It needs neither Django nor our database: it is another ag
 Run it with ``vnemis sim registry`` or ``python -m vnemis.identity.simulator``.
 
 Modules: ``citizens`` (the data and its index), ``api`` (the operations on decoded requests),
-``auth`` (client credentials and tokens), ``quota``, ``faults``, ``stats``, ``server`` (HTTP),
-``__main__`` (options). docs/registry-simulator.md describes the API.
+``auth`` (client credentials and tokens), ``quota``, ``faults``, ``stats``, ``server`` (HTTP,
+on the plumbing all simulators share in ``vnemis.core.simserver``), ``__main__`` (options).
+docs/registry-simulator.md describes the API.
 """

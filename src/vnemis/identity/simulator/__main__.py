@@ -7,10 +7,11 @@ to stderr. SIGTERM and SIGINT stop it.
 
 import argparse
 import resource
-import signal
 import sys
 import time
 from pathlib import Path
+
+from vnemis.core.simserver import serve_until_stopped
 
 from .auth import DEFAULT_CLIENT, Tokens, parse_client
 from .citizens import Citizens, CitizensFileError
@@ -85,26 +86,14 @@ def serve(opts: argparse.Namespace) -> None:
         log=None if opts.quiet else sys.stderr,
     )
     server = make_server(sim, opts.host, opts.port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    host, port = server.server_address[:2]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
+    loaded_note = (
         f"loaded {len(citizens)} citizens in {loaded:.1f} s "
-        f"(index {citizens.nbytes / 2**20:.0f} MB, peak RSS {peak_mb:.0f} MB)",
-        file=sys.stderr,
-        flush=True,
+        f"(index {citizens.nbytes / 2**20:.0f} MB, peak RSS {peak_mb:.0f} MB)"
     )
-    print(
-        f"registry simulator listening on http://{host}:{port} ({len(citizens)} citizens)",
-        flush=True,
+    serve_until_stopped(
+        server, "registry simulator", f"{len(citizens)} citizens", notes=[loaded_note]
     )
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print("registry simulator stopped", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,8 @@ from datetime import date
 
 import numpy as np
 
+from vnemis.core.simserver import HttpError
+
 from .citizens import Citizens
 
 BATCH_LIMIT = 1_000
@@ -38,7 +40,9 @@ _FOUND = {
 }
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
+    """An error answer that may name the request field at fault."""
+
     def __init__(
         self,
         status: int,
@@ -48,15 +52,14 @@ class ApiError(Exception):
         field: str | None = None,
         headers: dict[str, str] | None = None,
     ):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.field, self.headers = field, headers or {}
+        super().__init__(status, code, message, headers=headers)
+        self.field = field
 
     def body(self) -> dict:
-        error = {"code": self.code, "message": self.message}
+        body = super().body()
         if self.field:
-            error["field"] = self.field
-        return {"error": error}
+            body["error"]["field"] = self.field
+        return body
 
 
 def _problem(code: str, field: str | None, message: str) -> dict:

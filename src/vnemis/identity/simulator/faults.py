@@ -7,7 +7,9 @@ its faults apply to the next API requests in order, before any random draw.
 
 import random
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from vnemis.core.simserver import check_setting_names
 
 FAULTS = ("500", "429", "timeout", "drop", "slow")
 RATES = ("drop_rate", "timeout_rate", "error_500_rate", "error_429_rate", "slow_rate")
@@ -35,14 +37,7 @@ class FaultConfig:
 
 def checked(changes: dict) -> dict:
     """The changes as typed values; ValueError with a sentence naming what is wrong."""
-    if not isinstance(changes, dict):
-        raise ValueError("The configuration must be a JSON object.")
-    known = {f.name for f in fields(FaultConfig)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValueError(
-            f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
-        )
+    check_setting_names(changes, FaultConfig)
     out: dict = {}
     for name, value in changes.items():
         if name == "fail_next":

@@ -9,18 +9,12 @@ routes, and bodies never).
 import base64
 import binascii
 import json
-import secrets
-import socket
-import struct
-import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TextIO
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from vnemis.core import simserver
 
 from . import api
 from .api import ApiError
@@ -45,96 +39,46 @@ ROUTES: dict[str, dict[str, tuple[str, str | None]]] = {
 }
 
 
-@dataclass
-class Simulator:
-    """What the handler threads share."""
+@dataclass(kw_only=True)
+class Simulator(simserver.ServiceState):
+    """What the handler threads share (with the admin key and the request log)."""
 
     citizens: Citizens
     tokens: Tokens
     quota: Quota
     faults: Faults
-    admin_key: str
     stats: Stats = field(default_factory=Stats)
-    log: TextIO | None = None  # None: no request log
-    _log_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def write_log(self, line: str) -> None:
-        if self.log is None:
-            return
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self._log_lock:
-            self.log.write(f"{stamp} {line}\n")
-            self.log.flush()
 
 
-class Dropped(Exception):
-    """The connection was closed on purpose without an answer (a fault)."""
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # small answers must not wait for the client's delayed ACK
+class Handler(simserver.Handler):
     server_version = "vnemis-registry-sim/1"
-    timeout = 120  # seconds an idle keep-alive connection is kept
-    sim: Simulator  # set on the subclass made by ``make_server``
+    routes = ROUTES
+    max_body = MAX_BODY
 
-    # --- dispatch -----------------------------------------------------------------------------
-
-    def do_GET(self):
-        self._dispatch("GET")
-
-    def do_POST(self):
-        self._dispatch("POST")
-
-    def do_PUT(self):
-        self._dispatch("PUT")
+    @property
+    def sim(self) -> Simulator:
+        return self.server.state
 
     def do_PATCH(self):
         self._dispatch("PATCH")
 
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        self._started = time.perf_counter()
-        path = urlsplit(self.path).path
-        self._route = path if path in ROUTES else "(unknown path)"
+    def _begin(self, path: str) -> None:
+        # Latency, faults and service counts apply to the token and API routes only.
         self._service = path == "/oauth/token" or path.startswith("/api/")
         self._latency = self.sim.faults.latency() if self._service else 0.0
-        self._note: dict[str, object] = {}
         if self._service:
             self.sim.stats.request(self._route)
-        try:
-            body = self._read_body()
-            methods = ROUTES.get(path)
-            if methods is None:
-                raise ApiError(404, "not_found", "There is no endpoint at this path.")
-            if method not in methods:
-                allowed = ", ".join(methods)
-                raise ApiError(
-                    405,
-                    "method_not_allowed",
-                    f"Use {allowed} for this endpoint.",
-                    headers={"Allow": allowed},
-                )
-            name, scope = methods[method]
-            if path.startswith("/_sim/"):
-                self._admin()
-            if scope:
-                self._api(scope, getattr(self, name), body)
-            else:
-                getattr(self, name)(body)
-        except ApiError as exc:
-            self._json(exc.status, exc.body(), exc.headers)
-        except Dropped as exc:
-            self._log(str(exc))
-        except Exception as exc:  # a bug here: answer without details, log only its type
-            self._note["exception"] = type(exc).__name__
-            self.close_connection = True
-            self._json(
-                500,
-                {"error": {"code": "internal_error", "message": "The simulator failed."}},
-            )
+
+    def _call(self, target: tuple[str, str | None], query: str, body: bytes) -> None:
+        name, scope = target
+        if scope:
+            self._api(scope, getattr(self, name), body)
+        else:
+            getattr(self, name)(body)
+
+    def _answered(self, status: int) -> None:
+        if self._service:
+            self.sim.stats.answered(status)
 
     def _api(self, scope: str, operation, body: bytes) -> None:
         grant = self._authenticate(scope)
@@ -157,7 +101,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(hold)
         if fault in ("drop", "timeout"):
             self._drop()
-            raise Dropped(fault)
+            self._log(fault)  # in place of a status: nothing was answered
+            return
         if fault == "500":
             raise ApiError(500, "internal_error", "Simulated server error; try again later.")
         if fault == "429":
@@ -171,60 +116,6 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def log_request(self, code="-", size="-"):  # our own line per request, in ``_send``
-        pass
-
-    def log_error(self, format, *args):  # the default would print the raw request line
-        code = args[0] if args and isinstance(args[0], int) else None
-        what = f"protocol error {code}" if code else "connection closed (idle or malformed)"
-        self.sim.write_log(what)
-
-    def _log(self, status) -> None:
-        ms = (time.perf_counter() - self._started) * 1000
-        notes = "".join(f" {k}={v}" for k, v in self._note.items())
-        self.sim.write_log(f"{self.command} {self._route} {status} {ms:.1f}ms{notes}")
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
-        if self._latency:
-            time.sleep(self._latency)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        # Headers and body in one write (``end_headers`` would send the headers alone first).
-        self._headers_buffer.extend((b"\r\n", body))
-        try:
-            self.flush_headers()
-        except OSError:  # the client went away
-            self.close_connection = True
-        if self._service:
-            self.sim.stats.answered(status)
-        self._log(status)
-
-    def _json(self, status: int, payload: dict, headers: dict | None = None):
-        # ASCII escapes: a caller's ``ref`` may hold text that is not valid UTF-8 (surrogates).
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self._send(status, body, "application/json; charset=utf-8", headers)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise ApiError(411, "length_required", "Send the body with a Content-Length.")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise ApiError(400, "invalid_request", "Content-Length is not a number.") from None
-        if length > MAX_BODY or length < 0:
-            self.close_connection = True  # the unread body would be taken for the next request
-            raise ApiError(
-                413, "body_too_large", f"A request body holds at most {MAX_BODY:,} bytes."
-            )
-        return self.rfile.read(length) if length else b""
-
     @staticmethod
     def _payload(body: bytes):
         if not body.strip():
@@ -233,20 +124,6 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(body)
         except (ValueError, RecursionError):
             raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-
-    def _drop(self) -> None:
-        """Close the TCP connection abruptly, without an answer."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _admin(self) -> None:
-        given = self.headers.get("X-Admin-Key", "")
-        if not secrets.compare_digest(given.encode(), self.sim.admin_key.encode()):
-            raise ApiError(401, "invalid_admin_key", "The X-Admin-Key header is missing or wrong.")
 
     def _authenticate(self, scope: str) -> Grant:
         auth = self.headers.get("Authorization", "")
@@ -370,16 +247,9 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, {"status": "ok"})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True  # hanging answers (the timeout fault) must not hold up a stop
-    allow_reuse_address = True
+class Server(simserver.Server):
     request_queue_size = 256
-
-    def handle_error(self, request, client_address):  # no traceback: it may quote a request
-        exc = sys.exc_info()[1]
-        self.RequestHandlerClass.sim.write_log(f"connection error {type(exc).__name__}")
 
 
 def make_server(sim: Simulator, host: str, port: int) -> Server:
-    handler = type("BoundHandler", (Handler,), {"sim": sim})
-    return Server((host, port), handler)
+    return Server((host, port), Handler, sim)

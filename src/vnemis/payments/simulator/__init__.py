@@ -10,6 +10,7 @@ Run it with ``vnemis sim payment`` or ``python -m vnemis.payments.simulator``.
 
 Modules: ``signing`` (the gateway's own HMAC code), ``merchants``, ``faults``,
 ``transactions`` (the payment requests and their results), ``notifier`` (IPN delivery),
-``query`` (the query API), ``pages`` (HTML), ``stats``, ``server`` (HTTP), ``__main__``
-(options). docs/payments.md describes the protocol.
+``query`` (the query API), ``pages`` (HTML), ``stats``, ``server`` (HTTP, on the plumbing all
+simulators share in ``vnemis.core.simserver``), ``__main__`` (options). docs/payments.md
+describes the protocol.
 """

@@ -6,8 +6,9 @@ log goes to stderr. SIGTERM and SIGINT stop it.
 """
 
 import argparse
-import signal
 import sys
+
+from vnemis.core.simserver import serve_until_stopped
 
 from .faults import FaultConfig, Faults
 from .merchants import DEFAULT_MERCHANT, parse_merchant
@@ -71,20 +72,8 @@ def serve(opts: argparse.Namespace) -> None:
         log=None if opts.quiet else sys.stderr,
     )
     server = make_server(gateway, opts.host, opts.port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    host, port = server.server_address[:2]
-    print(
-        f"payment gateway simulator listening on http://{host}:{port} "
-        f"({len(merchants)} merchant{'s' if len(merchants) > 1 else ''})",
-        flush=True,
-    )
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print("payment gateway simulator stopped", file=sys.stderr, flush=True)
+    merchant_count = f"{len(merchants)} merchant{'s' if len(merchants) > 1 else ''}"
+    serve_until_stopped(server, "payment gateway simulator", merchant_count)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,9 @@ return redirect lost; a different amount reported; the query API down or failing
 """
 
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from vnemis.core.simserver import check_setting_names
 
 QUERY_FAULTS = ("500", "drop", "timeout", "bad_signature")
 DEFAULT_IPN_URL = "http://127.0.0.1:8000/payments/ipn/"
@@ -42,14 +44,7 @@ _SECONDS = {"ipn_delay_s", "ipn_retry_s", "ipn_timeout_s", "hang_s"}
 
 def checked(changes: dict) -> dict:
     """The changes as typed values; ValueError with a sentence naming what is wrong."""
-    if not isinstance(changes, dict):
-        raise ValueError("The configuration must be a JSON object.")
-    known = {f.name for f in fields(FaultConfig)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValueError(
-            f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
-        )
+    check_setting_names(changes, FaultConfig)
     out: dict = {}
     for name, value in changes.items():
         if name in _FLAGS:

@@ -7,17 +7,12 @@ and result code: never the payer's address or the query string.
 """
 
 import json
-import secrets
-import socket
-import struct
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TextIO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+from vnemis.core import simserver
+from vnemis.core.simserver import HttpError
 
 from . import pages
 from .faults import Faults
@@ -45,127 +40,46 @@ ROUTES: dict[str, dict[str, str]] = {
 }
 
 
-class AdminError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass
-class Gateway:
-    """What the handler threads share."""
+@dataclass(kw_only=True)
+class Gateway(simserver.ServiceState):
+    """What the handler threads share (with the admin key and the request log)."""
 
     store: Store
     faults: Faults
-    admin_key: str
     stats: Stats = field(default_factory=Stats)
-    log: TextIO | None = None  # None: no request log
-    _log_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
         self.query_api = QueryApi(self.store, self.store.merchants)
         self.notifier = Notifier(self.store, self.faults, self.stats, self.write_log)
 
-    def write_log(self, line: str) -> None:
-        if self.log is None:
-            return
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        with self._log_lock:
-            self.log.write(f"{stamp} {line}\n")
-            self.log.flush()
 
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class Handler(simserver.Handler):
     server_version = "vnemis-payment-sim/1"
-    timeout = 120  # seconds an idle keep-alive connection is kept
-    gateway: Gateway  # set on the subclass made by ``make_server``
+    routes = ROUTES
+    max_body = MAX_BODY
+    extra_headers = {"Cache-Control": "no-store"}
+    not_found = "There is no page or endpoint at this path."
+    not_allowed = "Use {allowed} here."
+    allow_header = False
+    too_large = "A body holds at most {max_body} bytes."
+    failed = "The gateway failed."
 
-    def do_GET(self):
-        self._dispatch("GET")
+    @property
+    def gateway(self) -> Gateway:
+        return self.server.state
 
-    def do_POST(self):
-        self._dispatch("POST")
-
-    def do_PUT(self):
-        self._dispatch("PUT")
-
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        self._started = time.perf_counter()
-        parts = urlsplit(self.path)
-        self._route = parts.path if parts.path in ROUTES else "(unknown path)"
-        self._note: dict[str, object] = {}
+    def _call(self, target: str, query: str, body: bytes) -> None:
         try:
-            body = self._read_body()
-            methods = ROUTES.get(parts.path)
-            if methods is None:
-                raise AdminError(404, "not_found", "There is no page or endpoint at this path.")
-            if method not in methods:
-                raise AdminError(405, "method_not_allowed", f"Use {', '.join(methods)} here.")
-            if parts.path.startswith("/_sim/"):
-                self._admin()
-            getattr(self, methods[method])(parts.query, body)
-        except PayError as exc:
+            getattr(self, target)(query, body)
+        except PayError as exc:  # the payer's pages: an HTML error page
             self.gateway.stats.error(exc.code)
             self._note["error"] = exc.code
             self._html(exc.status, pages.error_page(exc.code, exc.vi, exc.en))
-        except AdminError as exc:
-            self._json(exc.status, {"error": {"code": exc.code, "message": exc.message}})
-        except Exception as exc:  # a bug here: answer without details, log only its type
-            self._note["exception"] = type(exc).__name__
-            self.close_connection = True
-            self._json(500, {"error": {"code": "internal_error", "message": "The gateway failed."}})
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def log_request(self, code="-", size="-"):  # our own line per request, in ``_send``
-        pass
-
     def log_error(self, format, *args):  # the default would print the raw request line
         self.gateway.write_log("connection closed (idle or malformed)")
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self._headers_buffer.extend((b"\r\n", body))
-        try:
-            self.flush_headers()
-        except OSError:  # the client went away
-            self.close_connection = True
-        ms = (time.perf_counter() - self._started) * 1000
-        notes = "".join(f" {k}={v}" for k, v in self._note.items())
-        self.gateway.write_log(f"{self.command} {self._route} {status} {ms:.1f}ms{notes}")
-
-    def _json(self, status: int, payload: dict, headers: dict | None = None):
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self._send(status, body, "application/json; charset=utf-8", headers)
-
-    def _html(self, status: int, body: bytes, headers: dict | None = None):
-        self._send(status, body, "text/html; charset=utf-8", headers)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise AdminError(411, "length_required", "Send the body with a Content-Length.")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise AdminError(400, "invalid_request", "Content-Length is not a number.") from None
-        if length > MAX_BODY or length < 0:
-            self.close_connection = True  # the unread body would be taken for the next request
-            raise AdminError(413, "body_too_large", f"A body holds at most {MAX_BODY} bytes.")
-        return self.rfile.read(length) if length else b""
 
     @staticmethod
     def _pairs(text: str) -> list[tuple[str, str]]:
@@ -189,22 +103,6 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(body)
         except (ValueError, RecursionError):
             return None
-
-    def _admin(self) -> None:
-        given = self.headers.get("X-Admin-Key", "")
-        if not secrets.compare_digest(given.encode(), self.gateway.admin_key.encode()):
-            raise AdminError(
-                401, "invalid_admin_key", "The X-Admin-Key header is missing or wrong."
-            )
-
-    def _drop(self) -> None:
-        """Close the TCP connection abruptly, without an answer."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     # --- the payer's pages --------------------------------------------------------------------
 
@@ -259,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             self._note["fault"] = fault
         if fault == "down":
-            raise AdminError(503, "unavailable", "The query service is down for maintenance.")
+            raise HttpError(503, "unavailable", "The query service is down for maintenance.")
         if fault == "timeout":
             time.sleep(gateway.faults.config.hang_s)
         if fault in ("drop", "timeout"):
@@ -267,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             self.gateway.write_log(f"POST {self._route} dropped fault={fault}")
             return
         if fault == "500":
-            raise AdminError(500, "internal_error", "Simulated server error; try again later.")
+            raise HttpError(500, "internal_error", "Simulated server error; try again later.")
         answer = gateway.query_api.answer(
             self._object(body), corrupt_signature=fault == "bad_signature"
         )
@@ -284,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             config = self.gateway.faults.update(self._object(body))
         except ValueError as exc:
-            raise AdminError(400, "invalid_config", str(exc)) from None
+            raise HttpError(400, "invalid_config", str(exc)) from None
         self._json(200, {"config": config.as_dict()})
 
     def _stats(self, query: str, body: bytes) -> None:
@@ -298,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         params = dict(parse_qsl(query))
         ref = params.get("ref", "")
         if not ref:
-            raise AdminError(400, "invalid_request", "Give the transaction as ?ref=TXNREF.")
+            raise HttpError(400, "invalid_request", "Give the transaction as ?ref=TXNREF.")
         found = self.gateway.store.find(ref, params.get("merchant"))
         with self.gateway.store.lock:
             rows = [t.as_dict() for t in found]
@@ -308,21 +206,14 @@ class Handler(BaseHTTPRequestHandler):
         payload = self._object(body) if body else {}
         order = payload.get("order", "fifo") if isinstance(payload, dict) else None
         if order not in ("fifo", "reverse"):
-            raise AdminError(400, "invalid_request", 'order must be "fifo" or "reverse".')
+            raise HttpError(400, "invalid_request", 'order must be "fifo" or "reverse".')
         released = self.gateway.notifier.release(reverse=order == "reverse")
         self._json(200, {"released": released})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True  # hanging answers (the timeout fault) must not hold up a stop
-    allow_reuse_address = True
+class Server(simserver.Server):
     request_queue_size = 128
-
-    def handle_error(self, request, client_address):  # no traceback: it may quote a request
-        exc = sys.exc_info()[1]
-        self.RequestHandlerClass.gateway.write_log(f"connection error {type(exc).__name__}")
 
 
 def make_server(gateway: Gateway, host: str, port: int) -> Server:
-    handler = type("BoundHandler", (Handler,), {"gateway": gateway})
-    return Server((host, port), handler)
+    return Server((host, port), Handler, gateway)
