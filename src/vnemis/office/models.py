@@ -603,3 +603,6 @@ class WorkflowStep(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Workflow steps are append-only.")
+
+
+from .models_signing import AttachmentSignatures, SigningCredential  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_registers, views_workflow
+from . import views, views_registers, views_signing, views_workflow
 
 app_name = "office"
 
@@ -54,4 +54,12 @@ urlpatterns = [
         name="register_xlsx",
     ),
     path("search/", views.search, name="search"),
+    path("credentials/", views_signing.credentials, name="credentials"),
+    path(
+        "credentials/<int:pk>/deactivate/",
+        views_signing.credential_deactivate,
+        name="credential_deactivate",
+    ),
+    path("submissions/<int:pk>/sign/", views_signing.submission_sign, name="submission_sign"),
+    path("documents/<int:pk>/seal/", views_signing.document_seal, name="document_seal"),
 ]
