@@ -95,6 +95,17 @@ def _rights_ensure(actor, organisation_id: int, *, leader=False, clerk=False) ->
         raise PermissionDenied(_("Chỉ văn thư cơ quan được thực hiện thao tác này."))
 
 
+# What other parts of the office do after a step is recorded (signature checks of new files,
+# status messages to an exchange partner): explicit callbacks, registered in AppConfig.ready,
+# called inside the step's transaction; each takes the new WorkflowStep.
+STEP_HOOKS: list = []
+
+
+def step_hook_register(callback) -> None:
+    if callback not in STEP_HOOKS:
+        STEP_HOOKS.append(callback)
+
+
 def step_record(
     *,
     document: Document,
@@ -105,8 +116,9 @@ def step_record(
     submission=None,
     detail: dict | None = None,
 ) -> WorkflowStep:
-    """Append one step to a document's log (inside the caller's transaction)."""
-    return WorkflowStep.objects.create(
+    """Append one step to a document's log (inside the caller's transaction), then run the
+    step hooks."""
+    step = WorkflowStep.objects.create(
         document=document,
         kind=kind,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -115,6 +127,9 @@ def step_record(
         submission=submission,
         detail=detail or {},
     )
+    for callback in STEP_HOOKS:
+        callback(step)
+    return step
 
 
 def document_lock(document: Document) -> Document:

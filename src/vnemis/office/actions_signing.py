@@ -413,12 +413,12 @@ CHECKED_STEPS = {
 }
 
 
-def step_saved(sender, instance: WorkflowStep, created: bool, **kwargs) -> None:
-    """post_save of WorkflowStep: when a step records that files were attached to an incoming
-    document (or a signed version was made), validate the new files' signatures."""
-    if not created or kwargs.get("raw") or instance.kind not in CHECKED_STEPS:
+def step_saved(step: WorkflowStep) -> None:
+    """A step hook: when a step records that files were attached to an incoming document (or
+    a signed version was made), validate the new files' signatures."""
+    if step.kind not in CHECKED_STEPS:
         return
-    document = instance.document
+    document = step.document
     version = document.versions.order_by("-number").first()
     if version is None or not (document.direction == Document.Direction.INCOMING or version.signed):
         return

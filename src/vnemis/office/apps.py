@@ -23,14 +23,14 @@ class OfficeConfig(AppConfig):
     verbose_name = "E-office"
 
     def ready(self):
-        from django.db.models.signals import post_save
-
         from . import workflow
+        from .actions import step_hook_register
         from .actions_signing import approval_check, step_saved
-        from .models import WorkflowStep
+        from .exchange import step_recorded
 
         # Approval is only by signing: every signed PDF is validated against the trusted roots
         # and must carry the approving leader's own certificate (actions_signing).
         workflow.signature_check_set(approval_check)
-        post_save.connect(step_saved, sender=WorkflowStep, dispatch_uid="office_signatures")
+        step_hook_register(step_saved)  # validate the signatures of new files
+        step_hook_register(step_recorded)  # status messages owed to an exchange partner
         checks.register(_trust_configured, checks.Tags.security, deploy=True)

@@ -605,4 +605,5 @@ class WorkflowStep(models.Model):
         raise ValueError("Workflow steps are append-only.")
 
 
+from .models_exchange import ExchangePartner, OutboxMessage  # noqa: E402, F401
 from .models_signing import AttachmentSignatures, SigningCredential  # noqa: E402, F401

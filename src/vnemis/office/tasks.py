@@ -17,3 +17,22 @@ def office_overdue_flag_run(today: str = "") -> dict:
 
     day = date.fromisoformat(today) if today else None
     return {"flagged": overdue_flag(today=day)}
+
+
+@task()
+def exchange_outbox_deliver(message_id: int = 0) -> dict:
+    """Deliver one edXML outbox message (``message_id``), or every due one (0). Idempotent: a
+    delivered message is not sent again, and the receiver deduplicates by DocumentId."""
+    from .exchange import outbox_deliver, outbox_due_deliver
+
+    if message_id:
+        return {"state": outbox_deliver(message_id=message_id)}
+    return outbox_due_deliver()
+
+
+@task()
+def exchange_outbox_retry_run() -> dict:
+    """Deliver the queued messages whose next attempt is due (enqueue it every minute)."""
+    from .exchange import outbox_due_deliver
+
+    return outbox_due_deliver()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_registers, views_signing, views_workflow
+from . import views, views_exchange, views_registers, views_signing, views_workflow
 
 app_name = "office"
 
@@ -62,4 +62,7 @@ urlpatterns = [
     ),
     path("submissions/<int:pk>/sign/", views_signing.submission_sign, name="submission_sign"),
     path("documents/<int:pk>/seal/", views_signing.document_seal, name="document_seal"),
+    path("edxml/inbox/", views_exchange.inbox, name="edxml_inbox"),
+    path("edxml/status/", views_exchange.status, name="edxml_status"),
+    path("documents/<int:pk>/send/", views_exchange.send, name="document_send"),
 ]
