@@ -258,12 +258,7 @@ def wish_scores_refresh(round_: AdmissionRound, candidate_ids: Iterable[int] | N
             },
         )
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE wish_id IN (SELECT id FROM admissions_wish "  # noqa: S608
-                    f"WHERE round_id = %s AND candidate_id {where})",
-                    [round_.pk, *params],
-                )
+            _scores_delete(table, wishes["wish_id"].to_list(), round_.pk, where, params)
             if len(wishes):
                 scored = _scored(wishes, accepted, scores, people).select(
                     pl.col("wish_id").alias("wish"),
@@ -278,6 +273,22 @@ def wish_scores_refresh(round_: AdmissionRound, candidate_ids: Iterable[int] | N
                     WishScore, scored, constants={"computed_at": timezone.now()}
                 )
     return written
+
+
+def _scores_delete(table: str, wish_ids: list[int], round_id: int, where: str, params) -> None:
+    """Delete the chunk's old scores. On PostgreSQL by the wish ids as one array, an index
+    look-up each: with a sub-query the planner hashes the whole score table (measured 5 s a
+    chunk of 20,000 candidates against 6 M scores). A deleted wish takes its score with it
+    (the model's cascade), so the chunk's current wishes are all there is to delete."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DELETE FROM {table} WHERE wish_id = ANY(%s)", [wish_ids])  # noqa: S608
+        else:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE wish_id IN (SELECT id FROM admissions_wish "  # noqa: S608
+                f"WHERE round_id = %s AND candidate_id {where})",
+                [round_id, *params],
+            )
 
 
 def _candidate_chunks(round_: AdmissionRound, candidate_ids):
