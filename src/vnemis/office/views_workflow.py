@@ -67,6 +67,19 @@ def _refused(request, document, *, key, form, what: str):
     return detail_render(request, document, status=400, bound={key: form}, error=what)
 
 
+def _form_step(request, document, form, *, key, run, done: str, refused: str):
+    """The shape of every workflow form: a valid form runs its step (``run(cleaned_data)``);
+    a refusal from the step lands on the form; then the document page, or the form again."""
+    if form.is_valid():
+        try:
+            run(form.cleaned_data)
+        except OfficeError as exc:
+            office_error_to_form(form, exc)
+        else:
+            return _done(request, document, done)
+    return _refused(request, document, key=key, form=form, what=refused)
+
+
 def _done(request, document, message: str):
     messages.success(request, message)
     return redirect("office:document", pk=document.pk)
@@ -79,18 +92,22 @@ def assign(request, pk: int):
     document = document_or_404(request, pk)
     members, units = _people(document)
     form = AssignForm(request.POST, members=members, units=units, auto_id=auto_id("assign"))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            workflow.assignment_create(
-                actor=request.user, document=document, role=data["role"],
-                deadline=data["deadline"], instruction=data["instruction"], **data["assignee"],
-            )  # fmt: skip
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã giao xử lý văn bản."))
-    return _refused(request, document, key="assign", form=form, what=_("Chưa giao được việc."))
+    return _form_step(
+        request,
+        document,
+        form,
+        key="assign",
+        done=_("Đã giao xử lý văn bản."),
+        refused=_("Chưa giao được việc."),
+        run=lambda data: workflow.assignment_create(
+            actor=request.user,
+            document=document,
+            role=data["role"],
+            deadline=data["deadline"],
+            instruction=data["instruction"],
+            **data["assignee"],
+        ),
+    )
 
 
 @login_required
@@ -99,16 +116,17 @@ def comment(request, pk: int):
     selectors.member_ensure(request.user)
     document = document_or_404(request, pk)
     form = TextForm(request.POST, auto_id=auto_id("comment"))
-    if form.is_valid():
-        try:
-            workflow.document_comment(
-                actor=request.user, document=document, text=form.cleaned_data["text"]
-            )
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã ghi ý kiến."))
-    return _refused(request, document, key="comment", form=form, what=_("Chưa ghi được ý kiến."))
+    return _form_step(
+        request,
+        document,
+        form,
+        key="comment",
+        done=_("Đã ghi ý kiến."),
+        refused=_("Chưa ghi được ý kiến."),
+        run=lambda data: workflow.document_comment(
+            actor=request.user, document=document, text=form.cleaned_data["text"]
+        ),
+    )
 
 
 def _my_assignment(request, pk: int) -> Assignment:
@@ -134,19 +152,20 @@ def assignment_forward(request, pk: int):
     form = ForwardForm(
         request.POST, members=members, units=units, prefix=f"a{pk}", auto_id=auto_id("forward")
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            workflow.assignment_forward(
-                actor=request.user, assignment=assignment, deadline=data["deadline"],
-                instruction=data["instruction"], **data["assignee"],
-            )  # fmt: skip
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã chuyển tiếp."))
-    return _refused(
-        request, document, key=("forward", pk), form=form, what=_("Chưa chuyển tiếp được.")
+    return _form_step(
+        request,
+        document,
+        form,
+        key=("forward", pk),
+        done=_("Đã chuyển tiếp."),
+        refused=_("Chưa chuyển tiếp được."),
+        run=lambda data: workflow.assignment_forward(
+            actor=request.user,
+            assignment=assignment,
+            deadline=data["deadline"],
+            instruction=data["instruction"],
+            **data["assignee"],
+        ),
     )
 
 
@@ -159,19 +178,20 @@ def assignment_opinion(request, pk: int):
     form = OpinionRequestForm(
         request.POST, members=members, units=units, prefix=f"a{pk}", auto_id=auto_id("opinion")
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            workflow.opinion_request(
-                actor=request.user, assignment=assignment, deadline=data["deadline"],
-                question=data["question"], **data["assignee"],
-            )  # fmt: skip
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã gửi xin ý kiến."))
-    return _refused(
-        request, document, key=("opinion", pk), form=form, what=_("Chưa xin được ý kiến.")
+    return _form_step(
+        request,
+        document,
+        form,
+        key=("opinion", pk),
+        done=_("Đã gửi xin ý kiến."),
+        refused=_("Chưa xin được ý kiến."),
+        run=lambda data: workflow.opinion_request(
+            actor=request.user,
+            assignment=assignment,
+            deadline=data["deadline"],
+            question=data["question"],
+            **data["assignee"],
+        ),
     )
 
 
@@ -181,17 +201,16 @@ def opinion_give(request, pk: int):
     assignment = _my_assignment(request, pk)
     document = assignment.document
     form = TextForm(request.POST, prefix=f"a{pk}", auto_id=auto_id("answer"))
-    if form.is_valid():
-        try:
-            workflow.opinion_give(
-                actor=request.user, assignment=assignment, text=form.cleaned_data["text"]
-            )
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã gửi ý kiến."))
-    return _refused(
-        request, document, key=("answer", pk), form=form, what=_("Chưa gửi được ý kiến.")
+    return _form_step(
+        request,
+        document,
+        form,
+        key=("answer", pk),
+        done=_("Đã gửi ý kiến."),
+        refused=_("Chưa gửi được ý kiến."),
+        run=lambda data: workflow.opinion_give(
+            actor=request.user, assignment=assignment, text=form.cleaned_data["text"]
+        ),
     )
 
 
@@ -201,17 +220,16 @@ def assignment_complete(request, pk: int):
     assignment = _my_assignment(request, pk)
     document = assignment.document
     form = CompleteForm(request.POST, prefix=f"a{pk}", auto_id=auto_id("complete"))
-    if form.is_valid():
-        try:
-            workflow.assignment_complete(
-                actor=request.user, assignment=assignment, note=form.cleaned_data["note"]
-            )
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã hoàn thành xử lý."))
-    return _refused(
-        request, document, key=("complete", pk), form=form, what=_("Chưa hoàn thành được.")
+    return _form_step(
+        request,
+        document,
+        form,
+        key=("complete", pk),
+        done=_("Đã hoàn thành xử lý."),
+        refused=_("Chưa hoàn thành được."),
+        run=lambda data: workflow.assignment_complete(
+            actor=request.user, assignment=assignment, note=form.cleaned_data["note"]
+        ),
     )
 
 
@@ -225,17 +243,20 @@ def submit(request, pk: int):
         leaders=selectors.leaders_of(document.organisation_id),
         auto_id=auto_id("submit"),
     )
-    if form.is_valid():
-        try:
-            workflow.submission_create(
-                actor=request.user, document=document, leader=form.cleaned_data["leader"],
-                note=form.cleaned_data["note"],
-            )  # fmt: skip
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã trình lãnh đạo."))
-    return _refused(request, document, key="submit", form=form, what=_("Chưa trình được."))
+    return _form_step(
+        request,
+        document,
+        form,
+        key="submit",
+        done=_("Đã trình lãnh đạo."),
+        refused=_("Chưa trình được."),
+        run=lambda data: workflow.submission_create(
+            actor=request.user,
+            document=document,
+            leader=form.cleaned_data["leader"],
+            note=form.cleaned_data["note"],
+        ),
+    )
 
 
 def _submission(request, pk: int) -> Submission:
@@ -255,16 +276,17 @@ def submission_return(request, pk: int):
     submission = _submission(request, pk)
     document = submission.document
     form = ReturnForm(request.POST, auto_id=auto_id("return"))
-    if form.is_valid():
-        try:
-            workflow.submission_return(
-                actor=request.user, submission=submission, comment=form.cleaned_data["comment"]
-            )
-        except OfficeError as exc:
-            office_error_to_form(form, exc)
-        else:
-            return _done(request, document, _("Đã trả lại dự thảo cho người soạn."))
-    return _refused(request, document, key="return", form=form, what=_("Chưa trả lại được."))
+    return _form_step(
+        request,
+        document,
+        form,
+        key="return",
+        done=_("Đã trả lại dự thảo cho người soạn."),
+        refused=_("Chưa trả lại được."),
+        run=lambda data: workflow.submission_return(
+            actor=request.user, submission=submission, comment=form.cleaned_data["comment"]
+        ),
+    )
 
 
 @login_required
