@@ -46,14 +46,71 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _pdf() -> bytes:
+def _pdfs(count: int, *, p12: bytes | None) -> list[bytes]:
+    """One letter per message, each its own file; signed with A's seal (PAdES) unless p12 is
+    None, so B validates a real signature on each, as it would on an issued document."""
     from fpdf import FPDF
 
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    pdf.add_page()
-    pdf.multi_cell(0, 8, "Cong van thu nghiem lien thong van ban dien tu giua hai may chu.")
-    return bytes(pdf.output())
+    from vnemis.office.signing.batch import SignOptions, pdf_sign_many
+    from vnemis.office.signing.sign import Kind
+
+    pdfs = []
+    for i in range(count):
+        pdf = FPDF()
+        pdf.set_font("helvetica", size=12)
+        pdf.add_page()
+        pdf.multi_cell(0, 8, f"Cong van so {i + 1}: thu nghiem lien thong van ban dien tu.")
+        pdfs.append(bytes(pdf.output()))
+    if p12 is None:
+        return pdfs
+    signed = pdf_sign_many(
+        pdfs=pdfs, p12=p12, password=PASSWORD, options=SignOptions(kind=Kind.SEAL)
+    )
+    bad = [s for s in signed if not isinstance(s, bytes)]
+    if bad:
+        raise SystemExit(f"{len(bad)} letters not signed: {bad[0]}")
+    return signed
+
+
+def _databases(server: str) -> dict[str, str]:
+    """Two fresh PostgreSQL databases, one per instance."""
+    import psycopg
+
+    urls = {}
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        for name in ("a", "b"):
+            database = f"vnemis_bench_exchange_{name}"
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
+            urls[name] = f"{server}/{database}"
+    return urls
+
+
+def _cpu_seconds(instance) -> float:
+    """User + system CPU seconds so far of an instance's processes: the granian server, its
+    workers (the server's children) and the task worker (read before they stop)."""
+    pids = []
+    for process in (instance.process, instance.worker_process):
+        if process is None:
+            continue
+        pids.append(process.pid)
+        try:
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+        except OSError:
+            continue
+        pids += [int(c) for c in children.split()]
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _pending_texts(instance) -> int:
+    return instance.query("SELECT COUNT(*) FROM office_blob WHERE text_status = 'pending'")[0][0]
 
 
 def main() -> None:
@@ -64,6 +121,14 @@ def main() -> None:
     parser.add_argument("--restart-at", type=int, default=None, help="default: half")
     parser.add_argument("--backoff", type=float, default=0.5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--database",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="both instances on PostgreSQL (production; default) or each on its SQLite file",
+    )
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--unsigned", action="store_true", help="letters without a PAdES seal")
     args = parser.parse_args()
     restart_at = args.restart_at if args.restart_at is not None else args.messages // 2
 
@@ -71,8 +136,9 @@ def main() -> None:
     from vnemis.office.signing.dev_ca import ca_create, certificate_issue, pkcs12_bytes
 
     work = Path(tempfile.mkdtemp(prefix="vnemis-exchange-bench-"))
-    a = Instance(work / "a", _port(), workers=1)
-    b = Instance(work / "b", _port(), workers=args.workers)
+    urls = _databases(args.pg) if args.database == "postgres" else {"a": "", "b": ""}
+    a = Instance(work / "a", _port(), workers=1, database_url=urls["a"])
+    b = Instance(work / "b", _port(), workers=args.workers, database_url=urls["b"], worker=True)
     cas = {}
     for name, instance, organisation in (
         ("a", a, "Bộ Giáo dục và Đào tạo"),
@@ -132,13 +198,18 @@ def main() -> None:
     from vnemis.office.models import Document
     from vnemis.office.models_exchange import ExchangePartner, OutboxMessage
 
+    t0 = time.perf_counter()
+    pdfs = _pdfs(
+        args.messages, p12=None if args.unsigned else (a.directory / "seal.p12").read_bytes()
+    )
+    pdf_seconds = time.perf_counter() - t0
     ids = issued_documents_create(
         code="BGDDT",
-        count=args.messages,
         recipient_name=seeds["b"][1],
         recipient_organ_id=seeds["b"][2],
-        pdf=_pdf(),
+        pdfs=pdfs,
     )
+    del pdfs
     partner = ExchangePartner.objects.get(organ_id=seeds["b"][2])
     t0 = time.perf_counter()
     for document in Document.objects.filter(pk__in=ids).select_related("doc_type"):
@@ -153,6 +224,11 @@ def main() -> None:
     lock = threading.Lock()
     restarted = threading.Event()
     restarts = 0
+    receiver_cpu: list[float] = []
+    down: list[float] = []
+    marks: list[
+        tuple
+    ] = []  # (went away, answered again), seconds from the start  # seconds B was away at each restart (stop, start, first answer)
 
     def deliver(pk: int) -> str:
         nonlocal acknowledged, restarts
@@ -167,12 +243,16 @@ def main() -> None:
                 if due:
                     restarted.set()
             if due:
+                t_down = time.perf_counter()
+                receiver_cpu.append(_cpu_seconds(b))
                 b.stop()
                 b.start()
+                down.append(time.perf_counter() - t_down)
+                marks.append((round(t_down - t0, 2), round(time.perf_counter() - t0, 2)))
                 restarts += 1
         return state
 
-    t0 = time.perf_counter()
+    t0, sender_cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(args.threads) as pool:
         first = list(pool.map(deliver, outbox))
         retried = sum(1 for s in first if s != "acknowledged")
@@ -187,8 +267,18 @@ def main() -> None:
             if time.perf_counter() - t0 > 1800:
                 break
     seconds = time.perf_counter() - t0
+    sender_cpu = time.process_time() - sender_cpu
+    # B's worker extracts the letters' text after each registration; wait until it is done.
+    while _pending_texts(b) and time.perf_counter() - t0 < seconds + 600:
+        time.sleep(0.2)
+    texts_seconds = time.perf_counter() - t0
+    receiver_cpu.append(_cpu_seconds(b))
     a.stop()
     b.stop()
+    pending = _pending_texts(b)
+    signatures = dict(
+        b.query("SELECT all_valid, COUNT(*) FROM office_attachmentsignatures GROUP BY all_valid")
+    )
 
     states = dict.fromkeys(OutboxMessage.State.values, 0)
     for state in OutboxMessage.objects.values_list("state", flat=True):
@@ -207,8 +297,17 @@ def main() -> None:
     print(
         f"  {args.threads} sending threads), B restarted {restarts}× at {restart_at} acknowledged"
     )
-    print(f"  setup {setup_seconds:.1f} s, queuing (build + sign) {queue_seconds:.1f} s")
+    print(
+        f"  setup {setup_seconds:.1f} s, letters made and sealed {pdf_seconds:.1f} s,"
+        f" queuing (build + sign) {queue_seconds:.1f} s"
+    )
     print(f"  delivered in {seconds:.1f} s: {rate:.1f} messages/s; {retried} needed a retry")
+    print(f"  B was away {sum(down):.1f} s while restarting")
+    print(
+        f"  B's worker had every text extracted {texts_seconds - seconds:.1f} s after the last"
+        f" delivery ({pending} still pending); signatures at B: {signatures}"
+    )
+    print(f"  CPU: sender {sender_cpu:.1f} s, receiver workers {sum(receiver_cpu):.1f} s")
     print(f"  outbox states: {states}")
     print(f"  at B: {sum(at_b.values())} registered, {lost} lost, {duplicated} duplicated")
     goal = rate >= 50 and lost == 0 and duplicated == 0
@@ -230,7 +329,18 @@ def main() -> None:
                 "retried": retried,
                 "restarts": restarts,
                 "receiver_workers": args.workers,
+                "receiver_down_seconds": round(sum(down), 2),
+                "restart_marks": marks,
+                "cpu_seconds": {
+                    "sender": round(sender_cpu, 1),
+                    "receiver": round(sum(receiver_cpu), 1),
+                },
                 "queue_seconds": round(queue_seconds, 2),
+                "texts_done_seconds": round(texts_seconds, 2),
+                "texts_pending": pending,
+                "signed": not args.unsigned,
+                "signatures_valid_at_b": int(signatures.get(True, 0) or signatures.get(1, 0)),
+                "database": args.database,
                 "goal_met": goal,
             }
         )

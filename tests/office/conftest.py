@@ -55,3 +55,11 @@ def dev_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("devca") / "ca"
     dev_ca_write(out=out)
     return out
+
+
+@pytest.fixture
+def setup(tree, ca, other_ca):
+    """The Ministry and the Hanoi Department as exchange partners (test_exchange.py)."""
+    from .test_exchange import exchange_setup
+
+    return exchange_setup(tree, ca, other_ca)

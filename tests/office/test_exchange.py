@@ -44,8 +44,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def setup(tree, ca, other_ca):
+def exchange_setup(tree, ca, other_ca) -> dict:
+    """The ``setup`` fixture (conftest): the Ministry and the Hanoi Department, each with its
+    seal, each the other's partner."""
     office = office_setup(tree)
     _issued, moet_p12 = _seal(ca, "Bộ Giáo dục và Đào tạo")
     stranger, _p12 = _seal(other_ca, "Kẻ giả mạo")

@@ -71,7 +71,7 @@ def test_a_failure_inside_the_transaction_rolls_the_number_back(office, monkeypa
     it, the counter goes back too."""
     import vnemis.office.actions as module
 
-    def broken(document):
+    def broken(document, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(module, "search_index_refresh", broken)

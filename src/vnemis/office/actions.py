@@ -279,11 +279,14 @@ def version_create(
     keep_from=None,
     note: str = "",
     signed: bool = False,
+    first: bool = False,
 ) -> DocumentVersion:
     """The document's next version (inside the caller's transaction, document locked): the
     files of ``keep_from`` (a version) carried over, its main file replaced by ``main`` if given,
-    and ``appendices`` added."""
-    last = document.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    and ``appendices`` added. ``first``: the document was just created (version 1)."""
+    last = 0
+    if not first:
+        last = document.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = DocumentVersion.objects.create(
         document=document,
         number=last + 1,
@@ -601,9 +604,9 @@ def incoming_register(
             if main is not None:
                 version_create(
                     document=document, actor=actor, main=main, appendices=appendices,
-                    note=_("Văn bản đến"),
+                    note=_("Văn bản đến"), first=True,
                 )  # fmt: skip
-            search_index_refresh(document)
+            search_index_refresh(document, new=True)
             step_record(
                 document=document,
                 kind=Kind.REGISTERED,

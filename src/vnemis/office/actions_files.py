@@ -5,7 +5,9 @@ opens it and resolves every page; an encrypted PDF is refused (it can be neither
 signed). Size is bounded by ``VNEMIS_OFFICE_MAX_FILE_BYTES`` (default 20 MB), checked before
 the bytes are read. The text for search is extracted with poppler's ``pdftotext`` (a
 subprocess with a timeout, ``VNEMIS_OFFICE_PDFTOTEXT_TIMEOUT``); a file whose text cannot be
-extracted is still stored, and says so (``text_status``).
+extracted is still stored, and says so (``text_status``). A file received from another agency
+is registered first and its text extracted after the commit (``text_status`` "pending" until
+``texts.pending_texts_extract`` runs), so the exchange answers without waiting for pdftotext.
 
 Checking happens before the registering transaction opens (it is slow and pure); storing
 (``blob_store``) inside it.
@@ -62,7 +64,7 @@ class CheckedPdf:
     page_count: int
     signature_count: int
     text: str
-    text_status: str  # ok, empty, failed
+    text_status: str  # ok, empty, failed; pending: to be extracted after the commit
 
 
 def clean_file_name(name: str) -> str:
@@ -126,6 +128,14 @@ def _page_count(reader) -> int:
 
 def pdf_structure(data: bytes) -> tuple[int, int]:
     """(page count, number of embedded signatures) of a PDF; OfficeError if it is not one."""
+    _reader, pages, signatures = pdf_open(data)
+    return pages, signatures
+
+
+def pdf_open(data: bytes):
+    """(pyHanko reader, page count, number of embedded signatures) of a PDF; OfficeError if it
+    is not one. The reader caches what it parsed, so validating its signatures next reads
+    nothing twice."""
     if b"%PDF-" not in data[:1024]:
         raise OfficeError(
             "not_pdf",
@@ -157,7 +167,7 @@ def pdf_structure(data: bytes) -> tuple[int, int]:
             "The PDF is damaged or cannot be read (its structure is not valid).",
             field="files",
         ) from None
-    return pages, signatures
+    return reader, pages, signatures
 
 
 def pdf_text(data: bytes) -> tuple[str, str]:
@@ -187,8 +197,13 @@ def pdf_text(data: bytes) -> tuple[str, str]:
     return (text, "ok") if text.strip() else ("", "empty")
 
 
-def pdf_check(*, name: str, data: bytes) -> CheckedPdf:
-    """Check one PDF (size, header, structure) and extract its text."""
+def pdf_check(*, name: str, data: bytes, text: bool = True) -> CheckedPdf:
+    """Check one PDF (size, header, structure) and extract its text (or leave it pending)."""
+    return pdf_check_open(name=name, data=data, text=text)[0]
+
+
+def pdf_check_open(*, name: str, data: bytes, text: bool = True):
+    """``pdf_check``, and the reader it opened (to validate the file's signatures with)."""
     name = clean_file_name(name)
     if len(data) > max_file_bytes():
         raise too_large_error(name, len(data))
@@ -200,13 +215,13 @@ def pdf_check(*, name: str, data: bytes) -> CheckedPdf:
             field="files",
         )
     try:
-        pages, signatures = pdf_structure(data)
+        reader, pages, signatures = pdf_open(data)
     except OfficeError as exc:
         raise OfficeError(
             exc.code, f"“{name}”: {exc.message_vi}", f"'{name}': {exc.message_en}", field="files"
         ) from None
-    text, status = pdf_text(data)
-    return CheckedPdf(
+    text, status = pdf_text(data) if text else ("", "pending")
+    checked = CheckedPdf(
         name=name,
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -215,6 +230,7 @@ def pdf_check(*, name: str, data: bytes) -> CheckedPdf:
         text=text,
         text_status=status,
     )
+    return checked, reader
 
 
 def uploads_check(uploads) -> list[CheckedPdf]:

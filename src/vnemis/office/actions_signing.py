@@ -20,6 +20,8 @@ import base64
 import hashlib
 import io
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -38,7 +40,7 @@ from .models import Attachment, Blob, Document, OfficeMember, Submission, Workfl
 from .models_signing import AttachmentSignatures, SigningCredential
 from .signing.credentials import Credential, credential_load
 from .signing.errors import SigningError
-from .signing.verify import OUTCOME_TEXT, Outcome, pdf_verify, trust_roots_load_files
+from .signing.verify import OUTCOME_TEXT, Outcome, Report, pdf_verify, trust_roots_load_files
 
 logger = logging.getLogger(__name__)
 Kind = SigningCredential.Kind
@@ -384,13 +386,43 @@ def _result_row(result) -> dict:
     }
 
 
-def attachment_signatures_store(attachment: Attachment, *, roots=None) -> AttachmentSignatures:
+# Reports already made for these files' bytes (sha256 → Report), e.g. by the exchange inbox,
+# which validates before it registers: the step hook records them instead of validating again.
+_known_reports: ContextVar[dict | None] = ContextVar("office_known_reports", default=None)
+
+
+@contextmanager
+def reports_known(reports: dict):
+    token = _known_reports.set(reports)
+    try:
+        yield
+    finally:
+        _known_reports.reset(token)
+
+
+def _report(blob: Blob, roots) -> Report:
+    known = (_known_reports.get() or {}).get(blob.sha256)
+    if known is not None:
+        return known
+    if blob.signature_count == 0:  # counted when the file was checked: nothing to validate
+        return Report()
+    data = bytes(Blob.objects.only("data").get(pk=blob.pk).data)
+    return pdf_verify(pdf=data, trust=trusted_roots() if roots is None else roots)
+
+
+def attachment_signatures_store(
+    attachment: Attachment, *, roots=None, new: bool = False
+) -> AttachmentSignatures:
     """Validate every signature of ``attachment``'s file and record the result (replacing an
-    earlier one)."""
-    data = bytes(Blob.objects.only("data").get(pk=attachment.blob_id).data)
+    earlier one; ``new``: there is none). The attachment's blob may come with it, loaded with
+    ``sha256`` and ``signature_count``."""
+    if Attachment.blob.is_cached(attachment):
+        blob = attachment.blob
+    else:
+        blob = Blob.objects.only("sha256", "signature_count").get(pk=attachment.blob_id)
     fields = {"results": [], "all_valid": False, "error_vi": "", "error_en": ""}
     try:
-        report = pdf_verify(pdf=data, trust=trusted_roots() if roots is None else roots)
+        report = _report(blob, roots)
     except (SigningError, OfficeError) as exc:
         fields.update(status="error", error_vi=exc.message_vi, error_en=exc.message_en)
     else:
@@ -400,6 +432,8 @@ def attachment_signatures_store(attachment: Attachment, *, roots=None) -> Attach
             all_valid=report.all_valid,
         )
     fields["checked_at"] = timezone.now()
+    if new:
+        return AttachmentSignatures.objects.create(attachment=attachment, **fields)
     row, _created = AttachmentSignatures.objects.update_or_create(
         attachment=attachment, defaults=fields
     )
@@ -422,7 +456,11 @@ def step_saved(step: WorkflowStep) -> None:
     version = document.versions.order_by("-number").first()
     if version is None or not (document.direction == Document.Direction.INCOMING or version.signed):
         return
-    files = list(version.files.filter(signature_check__isnull=True))
+    files = list(
+        version.files.filter(signature_check__isnull=True)
+        .select_related("blob")
+        .only("id", "version_id", "blob_id", "blob__sha256", "blob__signature_count")
+    )
     if not files:
         return
     try:
@@ -433,6 +471,6 @@ def step_saved(step: WorkflowStep) -> None:
     for attachment in files:
         try:
             with transaction.atomic():
-                attachment_signatures_store(attachment, roots=roots)
+                attachment_signatures_store(attachment, roots=roots, new=True)
         except Exception:  # never let a validation problem undo the registration
             logger.exception("office signing: validation of attachment %s failed", attachment.pk)

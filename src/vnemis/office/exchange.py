@@ -43,7 +43,7 @@ from vnemis.core.crypto import decrypt_identifier
 
 from .actions import _rights_ensure
 from .actions_errors import OfficeError
-from .actions_files import pdf_check
+from .actions_files import pdf_check_open
 from .edxml import (
     Attachment,
     Code,
@@ -73,6 +73,9 @@ from .models import Document, OfficeOrganisation
 from .models import DocumentType as DocType
 from .models_exchange import ExchangePartner, ExchangeStatus, InboxMessage, OutboxMessage
 from .models_signing import SigningCredential
+from .signing.errors import SigningError
+from .signing.verify import OUTCOME_TEXT, Outcome, pdf_verify, trust_roots_load
+from .texts import texts_enqueue
 
 logger = logging.getLogger(__name__)
 State = OutboxMessage.State
@@ -84,7 +87,7 @@ DEFAULT_BACKOFF = 30.0  # seconds before the 2nd attempt; doubles, at most an ho
 MAX_BACKOFF = 3600.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # The workflow state of a received document → the status code its sender is told.
-STATUS_FOR = {"assigned": "04", "in_progress": "05", "completed": "06"}
+STATUS_FOR = {"assigned": "04", "in_progress": "05", "completed": "06", "sent_back": "02"}
 
 
 def _setting(name: str, default):
@@ -109,7 +112,7 @@ def _error(code: str, vi: str, en: str) -> EdxmlError:
 
 _cache_lock = threading.Lock()
 _keys: dict[int, tuple] = {}
-_trust: dict[tuple[int, str], tuple] = {}
+_trust: dict[tuple, object] = {}  # trust material per partner and CA fingerprint
 
 
 @dataclass(frozen=True)
@@ -121,22 +124,23 @@ class SigningKey:
 
 def signing_key(organisation_id: int) -> SigningKey | None:
     """The organisation's active seal credential, opened (cached per credential row)."""
-    stored = (
+    pk = (
         SigningCredential.objects.filter(organisation_id=organisation_id, kind="seal", active=True)
-        .only("pk", "p12_encrypted", "password_encrypted")
+        .values_list("pk", flat=True)
         .first()
     )
-    if stored is None:
+    if pk is None:
         return None
     with _cache_lock:
-        cached = _keys.get(stored.pk)
+        cached = _keys.get(pk)
     if cached is None:
+        stored = SigningCredential.objects.only("p12_encrypted", "password_encrypted").get(pk=pk)
         data = base64.b64decode(decrypt_identifier(stored.p12_encrypted))
         password = decrypt_identifier(stored.password_encrypted or b"")
         key, certificate, chain = pkcs12.load_key_and_certificates(data, password.encode())
         cached = SigningKey(key, certificate, tuple(chain or ()))
         with _cache_lock:
-            _keys[stored.pk] = cached
+            _keys[pk] = cached
     return cached
 
 
@@ -554,8 +558,11 @@ def _doc_type_for(message: Message) -> DocType:
     return found or DocType.objects.get(code="CV")
 
 
-def _files(message: Message):
-    files = []
+def _files(message: Message, partner: ExchangePartner):
+    """The attachments checked as PDFs (text left for after the commit), and the reports of
+    the signed ones: a file altered after signing, or whose signature is broken, refuses the
+    message (an unknown signer is recorded and shown, not refused)."""
+    files, reports = [], {}
     for attachment in message.attachments:
         if attachment.content_type.split(";")[0].strip().lower() != "application/pdf":
             raise OfficeError(
@@ -563,8 +570,45 @@ def _files(message: Message):
                 f"Tệp đính kèm “{attachment.name[:80]}” không phải PDF ({attachment.content_type[:60]}).",
                 f"The attachment “{attachment.name[:80]}” is not a PDF ({attachment.content_type[:60]}).",
             )
-        files.append(pdf_check(name=attachment.name, data=attachment.data))
-    return files
+        pdf, reader = pdf_check_open(name=attachment.name, data=attachment.data, text=False)
+        files.append(pdf)
+        if pdf.signature_count and pdf.sha256 not in reports:
+            reports[pdf.sha256] = _pdf_report(pdf, reader, partner)
+    return files, reports
+
+
+def _pdf_report(pdf, reader, partner: ExchangePartner):
+    from .actions_signing import trusted_roots
+
+    try:
+        roots = trusted_roots() + _partner_pdf_roots(partner)
+        report = pdf_verify(pdf=pdf.data, trust=roots, reader=reader)
+    except SigningError as exc:
+        raise OfficeError(exc.code, exc.message_vi, exc.message_en) from None
+    broken = [r for r in report.signatures if r.outcome in (Outcome.MODIFIED, Outcome.INVALID)]
+    if broken:
+        first = broken[0]
+        vi, en = OUTCOME_TEXT[first.outcome]
+        raise OfficeError(
+            "exchange_pdf_signature_bad",
+            f"Chữ ký số thứ {first.index} của tệp “{pdf.name[:80]}” không đạt ({vi.lower()}):"
+            f" {first.detail_vi}",
+            f"Digital signature {first.index} of the file “{pdf.name[:80]}” fails ({en.lower()}):"
+            f" {first.detail_en}",
+        )
+    return report
+
+
+def _partner_pdf_roots(partner: ExchangePartner) -> list:
+    """The partner's CA as a root for its files' signatures too (cached like its XML trust)."""
+    key = ("pdf", partner.pk, hashlib.sha256(partner.trusted_ca_pem.encode()).hexdigest())
+    with _cache_lock:
+        cached = _trust.get(key)
+    if cached is None:
+        cached = trust_roots_load(partner.trusted_ca_pem.encode())
+        with _cache_lock:
+            _trust[key] = cached
+    return cached
 
 
 def _response_for(message: Message) -> ResponseFor:
@@ -658,11 +702,12 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
     if seen is not None:
         return _seen_answer(seen, digest, message, response_for, us, org_id)
     try:
-        files = _files(message)
+        files, reports = _files(message, partner)
         main, appendices = (files[0], files[1:]) if files else (None, [])
         from .actions import incoming_register
+        from .actions_signing import reports_known
 
-        with transaction.atomic():
+        with transaction.atomic(), reports_known(reports):
             document = incoming_register(
                 actor=None,
                 organisation=office.organisation,
@@ -694,6 +739,7 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
                 sha256=digest,
                 signer_fingerprint=signer.fingerprint_sha256,
             )
+            texts_enqueue(f.sha256 for f in files if f.text_status == "pending")
     except OfficeError as exc:
         seen = InboxMessage.objects.filter(organisation_id=org_id, edxml_id=message.document_id)
         if exc.code == "duplicate_incoming" and seen.exists():
@@ -752,7 +798,7 @@ def _stored_digest(seen: InboxMessage) -> str:
 
 def step_recorded(step) -> None:
     """Called for every new workflow step: a received document whose handling moved on owes
-    its sender a status report (04, 05, 06), queued once per code. Never breaks the step."""
+    its sender a status report (04, 05, 06; 02 when sent back), queued once per code. Never breaks the step."""
     document = step.document
     if (
         document.direction != Document.Direction.INCOMING
@@ -782,6 +828,9 @@ def _status_queue(document: Document, code: str, step) -> OutboxMessage | None:
         return None
     organ, _day, number_notation = inbox.edxml_id.split(",", 2)
     vi, en = STATUS_CODES[code]
+    if code == "02":  # sent back after registration: the reason, as the receiver wrote it
+        vi = f"Văn bản bị trả lại sau khi vào sổ. Lý do: {step.comment}"
+        en = f"The document was returned after registration. Reason (in Vietnamese): {step.comment}"
     data = _status_bytes(
         response_for=ResponseFor(organ, number_notation, document.issued_on, inbox.edxml_id),
         us=organ_of(document.organisation_id),

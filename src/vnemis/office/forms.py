@@ -432,6 +432,22 @@ class ReturnForm(forms.Form):
         _styled(self)
 
 
+class SendBackForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Lý do trả lại"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        error_messages={
+            "required": _("Hãy ghi lý do trả lại văn bản cho nơi gửi."),
+            "max_length": _("Lý do dài tối đa 5.000 ký tự."),
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _styled(self)
+
+
 class ApproveForm(forms.Form):
     signed_file = forms.FileField(
         label=_("Tệp đã ký số (PDF)"),

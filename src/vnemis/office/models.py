@@ -169,7 +169,7 @@ class Confidentiality(models.IntegerChoices):
 
 
 OUTGOING_STATUSES = ("draft", "submitted", "returned", "approved", "issued")
-INCOMING_STATUSES = ("registered", "assigned", "in_progress", "completed")
+INCOMING_STATUSES = ("registered", "assigned", "in_progress", "completed", "sent_back")
 
 
 class Document(models.Model):
@@ -185,11 +185,12 @@ class Document(models.Model):
         RETURNED = "returned", _("Bị trả lại")
         APPROVED = "approved", _("Đã ký duyệt")
         ISSUED = "issued", _("Đã phát hành")
-        # incoming documents (edXML status codes 03, 04, 05, 06)
+        # incoming documents (edXML status codes 03, 04, 05, 06, and 02 when sent back)
         REGISTERED = "registered", _("Đã vào sổ")
         ASSIGNED = "assigned", _("Đã giao xử lý")
         IN_PROGRESS = "in_progress", _("Đang xử lý")
         COMPLETED = "completed", _("Đã hoàn thành")
+        SENT_BACK = "sent_back", _("Đã trả lại nơi gửi")  # edXML status 02 to the sender
 
     OUTGOING_STATUSES = OUTGOING_STATUSES
     INCOMING_STATUSES = INCOMING_STATUSES
@@ -353,7 +354,8 @@ class DocumentRecipient(models.Model):
 
 class Blob(models.Model):
     """The bytes of one file, stored once whatever the number of versions holding it, with the
-    text extracted from it for search (``text_status``: ok, empty, failed)."""
+    text extracted from it for search (``text_status``: ok, empty, failed, or pending until a task
+    extracts it)."""
 
     sha256 = models.CharField(max_length=64, unique=True)
     size = models.PositiveBigIntegerField()
@@ -363,6 +365,13 @@ class Blob(models.Model):
     text = models.TextField(blank=True)
     text_status = models.CharField(max_length=8, default="ok")
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [  # the few files still waiting for their text, found without a scan
+            models.Index(
+                fields=["id"], condition=Q(text_status="pending"), name="office_blob_text_pending"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]} ({self.size} B)"
@@ -572,6 +581,7 @@ class WorkflowStep(models.Model):
         APPROVED = "approved", _("Ký duyệt")
         ISSUED = "issued", _("Cấp số, phát hành")
         COMPLETED = "completed", _("Hoàn thành xử lý")
+        SENT_BACK = "sent_back", _("Trả lại nơi gửi")
         OVERDUE = "overdue", _("Quá hạn")
 
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="steps")

@@ -69,10 +69,14 @@ def document_body(document: Document) -> str:
     return body[:MAX_BODY_CHARS]
 
 
-def search_index_refresh(document: Document) -> None:
-    """Rewrite a document's search row (inside the caller's transaction)."""
+def search_index_refresh(document: Document, *, new: bool = False) -> None:
+    """Rewrite a document's search row (inside the caller's transaction); ``new``: the
+    document was just created, so it has none yet."""
     body = document_body(document)
-    DocumentSearch.objects.update_or_create(document=document, defaults={"body": body})
+    if new:
+        DocumentSearch.objects.create(document=document, body=body)
+    else:
+        DocumentSearch.objects.update_or_create(document=document, defaults={"body": body})
 
 
 def _query_words(q: str) -> list[str]:

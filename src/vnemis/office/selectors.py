@@ -475,6 +475,7 @@ class DocumentPermissions:
     upload: bool = False
     submit: bool = False
     issue: bool = False
+    send_back: bool = False
     decide: Submission | None = None  # the pending submission this viewer decides
 
 
@@ -497,6 +498,7 @@ def document_permissions(*, viewer, view: DocumentView) -> DocumentPermissions:
     )
     return DocumentPermissions(
         assign=handling and leader,
+        send_back=handling and (leader or clerk),
         comment=True,
         edit=editable,
         upload=not doc.is_secret

@@ -36,3 +36,12 @@ def exchange_outbox_retry_run() -> dict:
     from .exchange import outbox_due_deliver
 
     return outbox_due_deliver()
+
+
+@task()
+def office_texts_extract(sha256s: list[str] | None = None) -> dict:
+    """Extract the search text of files registered without it (``sha256s``), or of every file
+    still pending (none given: the periodic sweep; enqueue it every few minutes)."""
+    from .texts import pending_texts_extract
+
+    return pending_texts_extract(sha256s=sha256s)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("documents/<int:pk>/files/", views.document_upload, name="document_upload"),
     path("documents/<int:pk>/assign/", views_workflow.assign, name="assign"),
     path("documents/<int:pk>/comment/", views_workflow.comment, name="comment"),
+    path("documents/<int:pk>/send-back/", views_workflow.send_back, name="send_back"),
     path("documents/<int:pk>/submit/", views_workflow.submit, name="submit"),
     path("documents/<int:pk>/issue/", views_workflow.issue, name="issue"),
     path("files/<int:pk>/", views.attachment_download, name="attachment"),

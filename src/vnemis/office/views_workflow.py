@@ -24,6 +24,7 @@ from .forms import (
     IssueForm,
     OpinionRequestForm,
     ReturnForm,
+    SendBackForm,
     SubmitForm,
     TextForm,
     office_error_to_form,
@@ -125,6 +126,25 @@ def comment(request, pk: int):
         refused=_("Chưa ghi được ý kiến."),
         run=lambda data: workflow.document_comment(
             actor=request.user, document=document, text=form.cleaned_data["text"]
+        ),
+    )
+
+
+@login_required
+@require_POST
+def send_back(request, pk: int):
+    selectors.member_ensure(request.user)
+    document = document_or_404(request, pk)
+    form = SendBackForm(request.POST, auto_id=auto_id("send_back"))
+    return _form_step(
+        request,
+        document,
+        form,
+        key="send_back",
+        done=_("Đã trả lại văn bản cho nơi gửi."),
+        refused=_("Chưa trả lại được văn bản."),
+        run=lambda data: workflow.incoming_send_back(
+            actor=request.user, document=document, reason=data["reason"]
         ),
     )
 

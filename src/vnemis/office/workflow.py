@@ -485,6 +485,31 @@ def assignment_complete(*, actor, assignment: Assignment, note: str = "") -> Ass
     return done
 
 
+def incoming_send_back(*, actor, document: Document, reason: str) -> WorkflowStep:
+    """A leader or the clerk returns a registered incoming document to its sender (trả lại văn
+    bản: not for this agency, incomplete, sent by mistake): its open assignments close, it
+    leaves every inbox, and a document received by exchange tells its sender why (status 02,
+    queued by the exchange's step hook)."""
+    reason = _text(reason, required=True, field="reason", what_vi="lý do trả lại", what_en="reason")
+    with transaction.atomic():
+        document = document_lock(document)
+        _rights_ensure(actor, document.organisation_id, leader=True, clerk=True)
+        _handling_ensure(document)
+        now = timezone.now()
+        document.assignments.filter(status=Assignment.Status.OPEN).update(
+            status=Assignment.Status.DONE, closed_at=now
+        )
+        document.status = Document.Status.SENT_BACK
+        document.save(update_fields=["status", "updated_at"])
+        return step_record(
+            document=document,
+            kind=Kind.SENT_BACK,
+            actor=actor,
+            comment=reason,
+            detail={"exchange": bool(document.external_id)},
+        )
+
+
 # -- outgoing: submission and approval ---------------------------------------------------------
 
 

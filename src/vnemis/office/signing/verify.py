@@ -180,10 +180,15 @@ def _reader(pdf: bytes) -> PdfFileReader:
 
 
 def pdf_verify(
-    *, pdf: bytes, trust: list[asn1_x509.Certificate], at: datetime | None = None
+    *,
+    pdf: bytes,
+    trust: list[asn1_x509.Certificate],
+    at: datetime | None = None,
+    reader: PdfFileReader | None = None,
 ) -> Report:
-    """Every signature's outcome (an empty report for a PDF without signatures)."""
-    reader = _reader(pdf)
+    """Every signature's outcome (an empty report for a PDF without signatures); ``reader``:
+    one already open on these bytes, whose parsed objects are reused."""
+    reader = reader if reader is not None else _reader(pdf)
     try:
         found = list(fields.enumerate_sig_fields(reader, filled_status=True))
     except Exception as exc:
