@@ -606,7 +606,8 @@ def incoming_register(
                     document=document, actor=actor, main=main, appendices=appendices,
                     note=_("Văn bản đến"), first=True,
                 )  # fmt: skip
-            search_index_refresh(document, new=True)
+            files = [(f.name, f.text) for f in ([main] if main else []) + list(appendices)]
+            search_index_refresh(document, new=True, files=files)
             step_record(
                 document=document,
                 kind=Kind.REGISTERED,

@@ -140,13 +140,16 @@ def register_next(*, organisation_id: int, kind: str, year: int, on: date):
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("register_next must run inside the registering transaction")
-    # Create the year's counter if it is the first entry; concurrent creators do not clash.
-    Register.objects.bulk_create(
-        [Register(organisation_id=organisation_id, kind=kind, year=year)], ignore_conflicts=True
-    )
-    register = Register.objects.select_for_update().get(
+    counter = Register.objects.select_for_update().filter(
         organisation_id=organisation_id, kind=kind, year=year
     )
+    register = counter.first()
+    if register is None:  # the year's first entry: concurrent creators do not clash
+        Register.objects.bulk_create(
+            [Register(organisation_id=organisation_id, kind=kind, year=year)],
+            ignore_conflicts=True,
+        )
+        register = counter.get()
     if register.last_date is not None and on < register.last_date:
         raise RegisterDateError(register.last_date)
     number = register.last_number + 1

@@ -41,8 +41,10 @@ def fold_words(text: str) -> list[str]:
     return _WORD.findall(search_key(text))
 
 
-def document_body(document: Document) -> str:
-    """The searchable text of a document: its metadata and its current files' text."""
+def document_body(document: Document, *, files=None) -> str:
+    """The searchable text of a document: its metadata and its current files' text (``files``:
+    their (name, text) pairs when the caller has them, for a document just created, which has
+    no recipients yet)."""
     from .numbering import format_number
 
     parts = [
@@ -58,21 +60,22 @@ def document_body(document: Document) -> str:
         document.place,
         document.external_id,
     ]
-    parts += [r.name for r in DocumentRecipient.objects.filter(document=document)]
-    latest = document.versions.order_by("-number").first()
-    if latest is not None:
-        for name, text in Attachment.objects.filter(version=latest).values_list(
-            "name", "blob__text"
-        ):
-            parts += [name, text]
+    if files is None:
+        parts += [r.name for r in DocumentRecipient.objects.filter(document=document)]
+        latest = document.versions.order_by("-number").first()
+        files = []
+        if latest is not None:
+            files = Attachment.objects.filter(version=latest).values_list("name", "blob__text")
+    for name, text in files:
+        parts += [name, text]
     body = " ".join(" ".join(fold_words(p)) for p in parts if p)
     return body[:MAX_BODY_CHARS]
 
 
-def search_index_refresh(document: Document, *, new: bool = False) -> None:
+def search_index_refresh(document: Document, *, new: bool = False, files=None) -> None:
     """Rewrite a document's search row (inside the caller's transaction); ``new``: the
-    document was just created, so it has none yet."""
-    body = document_body(document)
+    document was just created, so it has none yet (and ``files`` may give its files)."""
+    body = document_body(document, files=files if new else None)
     if new:
         DocumentSearch.objects.create(document=document, body=body)
     else:
