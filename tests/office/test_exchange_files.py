@@ -88,3 +88,25 @@ def test_the_sweep_extracts_every_pending_file_once_and_refreshes_the_search_row
     assert "dien bien" in row.body
     assert pending_texts_extract() == {}
     assert not Blob.objects.filter(text_status="pending").exists()
+
+
+@pytest.mark.django_db
+def test_a_burst_of_messages_queues_one_sweep_that_extracts_them_all(
+    client, setup, settings, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    office = setup["office"]
+    for text in ("Công văn thứ nhất về Lai Châu", "Công văn thứ hai về Sơn La"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(client, _with_file(setup, pdf_bytes(text))).status_code == 200
+    sweeps = DBTaskResult.objects.filter(task_path="vnemis.office.tasks.office_texts_extract")
+    assert sweeps.count() == 1 and sweeps.get().status == "READY"
+    assert Blob.objects.filter(text_status="pending").count() == 2
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    assert sweeps.get().status == "SUCCESSFUL"
+    assert not Blob.objects.filter(text_status="pending").exists()
+    found, _next, _words = documents_search(viewer=office.so_clerk, q="son la")
+    assert len(found) == 1

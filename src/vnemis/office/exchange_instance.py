@@ -201,7 +201,7 @@ class Instance:
         log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(self.workers),
+             "--port", str(self.port), "--workers", str(self.workers), "--backpressure", "1",
              "vnemis.config.wsgi:application"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
         )  # fmt: skip

@@ -40,8 +40,11 @@ def exchange_outbox_retry_run() -> dict:
 
 @task()
 def office_texts_extract(sha256s: list[str] | None = None) -> dict:
-    """Extract the search text of files registered without it (``sha256s``), or of every file
-    still pending (none given: the periodic sweep; enqueue it every few minutes)."""
-    from .texts import pending_texts_extract
+    """Extract the search text of files registered without it: these (``sha256s``), or every
+    file still pending (none given: the sweep, enqueued after received messages; enqueue it
+    every few minutes too)."""
+    from .texts import pending_texts_extract, pending_texts_sweep
 
-    return pending_texts_extract(sha256s=sha256s)
+    if sha256s:
+        return pending_texts_extract(sha256s=sha256s)
+    return pending_texts_sweep()

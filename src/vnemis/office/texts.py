@@ -2,10 +2,10 @@
 
 The inbox answers a partner as soon as a message is verified and registered; pdftotext (a
 subprocess, several milliseconds a file) runs afterwards, in ``office_texts_extract``, enqueued
-on commit with the new files. Each pending file is extracted once, then the search rows of
-the documents whose current version holds it are rewritten. The same task with no argument
-sweeps every file still pending (a lost enqueue, a worker that died), so none stays
-unsearchable.
+on commit (one sweep a burst of messages). Each pending file is extracted once, then the
+search rows of the documents whose current version holds it are rewritten. The sweep takes
+every file still pending, so a lost enqueue or a worker that died leaves none unsearchable
+once it runs again (enqueue it every few minutes too).
 """
 
 from __future__ import annotations
@@ -24,20 +24,45 @@ PENDING = "pending"
 
 
 def texts_enqueue(sha256s) -> None:
-    """After the current transaction commits, extract these files' text (in the worker)."""
-    pending = sorted(set(sha256s))
-    if not pending:
+    """After the current transaction commits, have the worker extract these files' text: one
+    sweep for all of them, enqueued unless a sweep is already waiting in the queue (it reads
+    the pending files when it starts, so it takes these too: one task a burst, not a file)."""
+    if not any(True for _ in sha256s):
         return
 
     def enqueue():
         from .tasks import office_texts_extract
 
         try:
-            office_texts_extract.enqueue(sha256s=pending)
+            if not _sweep_waiting(office_texts_extract):
+                office_texts_extract.enqueue()
         except Exception:  # the periodic sweep extracts them
-            logger.exception("office: text extraction of %d files not enqueued", len(pending))
+            logger.exception("office: text extraction not enqueued")
 
     transaction.on_commit(enqueue)
+
+
+def _sweep_waiting(task) -> bool:
+    """A sweep not yet started in the database queue (other backends: never assume one)."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    if not isinstance(task.get_backend(), DatabaseBackend):
+        return False
+    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY, task_path=task.module_path)
+    return waiting.exists()
+
+
+def pending_texts_sweep(*, limit: int = 500) -> dict:
+    """Every pending file, ``limit`` at a time, until none is left."""
+    total: dict[str, int] = {}
+    while True:
+        counts = pending_texts_extract(limit=limit)
+        for status, n in counts.items():
+            total[status] = total.get(status, 0) + n
+        if sum(counts.values()) < limit:
+            return total
 
 
 def pending_texts_extract(*, sha256s=None, limit: int = 500) -> dict:

@@ -15,8 +15,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers", type=int, default=int(os.environ.get("VNEMIS_WORKERS", "2"))
         )
+        # Requests a worker takes at once. One, as a WSGI worker runs one at a time: a busy
+        # worker then leaves new connections to an idle one instead of queueing them itself.
+        parser.add_argument(
+            "--backpressure", type=int, default=int(os.environ.get("VNEMIS_BACKPRESSURE", "1"))
+        )
 
-    def handle(self, *args, host, port, workers, **options):
+    def handle(self, *args, host, port, workers, backpressure, **options):
         settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
         granian = [
@@ -31,6 +36,8 @@ class Command(BaseCommand):
             str(port),
             "--workers",
             str(workers),
+            "--backpressure",
+            str(backpressure),
             "vnemis.config.wsgi:application",
         ]
         os.execvp(granian[0], granian)  # noqa: S606 - replaces this process with the server
