@@ -8,6 +8,9 @@
         [--invisible]   one PAdES signature, appended; OUT is written whole or not at all
     verify FILE.pdf [--trust CA.pem ...]
         each signature's outcome: valid, invalid, unknown signer, modified after signing
+    demo --ministry-user U --department-user U --password P [--base-url URL]
+        the demo e-office of the Ministry and a Department (``vnemis.office.demo``; run by
+        ``vnemis demo``); a rerun changes nothing already set up
 
 Exit status: 0 done (verify: every signature valid); 1 verify found a signature that is not
 valid, or none; 2 refused (bad input, wrong password, damaged file, ...). Messages are
@@ -41,8 +44,8 @@ def _refuse(vi: str, en: str) -> CommandError:
 
 class Command(BaseCommand):
     help = (
-        "Digital signatures: development CA, sign, verify. / Chữ ký số: CA phát triển, ký, "
-        "kiểm tra."
+        "Digital signatures: development CA, sign, verify; the demo e-office. / Chữ ký số: CA "
+        "phát triển, ký, kiểm tra; văn phòng điện tử trình diễn."
     )
 
     def add_arguments(self, parser):
@@ -76,15 +79,62 @@ class Command(BaseCommand):
             help="a trusted root certificate (PEM or DER); repeat for several",
         )  # fmt: skip
 
+        demo = actions.add_parser("demo", help="seed the demo e-office / văn phòng trình diễn")
+        demo.add_argument("--ministry-user", required=True, help="the Ministry's demo log-in")
+        demo.add_argument("--department-user", required=True, help="a Department's demo log-in")
+        demo.add_argument("--password", required=True, help="the demo users' password")
+        demo.add_argument(
+            "--base-url", default="http://127.0.0.1:8000",
+            help="where this server is reached (the exchange partners' inbox)",
+        )  # fmt: skip
+
     def handle(self, *args, action, **opts):
         try:
             if action == "dev-ca":
                 return self._dev_ca(opts)
             if action == "sign":
                 return self._sign(opts)
+            if action == "demo":
+                return self._demo(opts)
             return self._verify(opts)
         except SigningError as exc:
             raise CommandError(exc.bilingual(), returncode=2) from exc
+
+    def _demo(self, opts):
+        from vnemis.office.actions_errors import OfficeError
+        from vnemis.office.demo import office_demo_seed
+
+        try:
+            summary = office_demo_seed(
+                ministry_user=opts["ministry_user"], department_user=opts["department_user"],
+                password=opts["password"], base_url=opts["base_url"],
+            )  # fmt: skip
+        except OfficeError as exc:
+            raise CommandError(f"{exc.message_vi} / {exc.message_en}", returncode=2) from exc
+        out = self.stdout.write
+        for org in summary["organisations"]:
+            out(
+                f"{org['name']} ({org['abbreviation']}, {org['organ_id']}, {org['place']}): "
+                f"units / đơn vị {', '.join(org['units'])}"
+            )
+        created = ", ".join(summary["users_created"]) or "—"
+        out(f"New users / Tài khoản mới: {created}")
+        imported = ", ".join(summary["credentials_imported"]) or "— (already there / đã có)"
+        out(f"Certificates imported / Chứng thư số đã nhập: {imported}")
+        out(f"Demo CA / CA trình diễn: {summary['ca_dir']}/ca.pem")
+        if summary["documents"]:
+            out(f"Documents / Văn bản: {len(summary['documents'])}")
+            for doc in summary["documents"]:
+                out(f"  #{doc['id']} {doc['direction']}/{doc['status']}: {doc['subject'][:70]}")
+        else:
+            out("Documents kept as they are / Văn bản đã có, giữ nguyên.")
+        if summary["send_url"]:
+            out(
+                f"Try the exchange: open {summary['send_url']} as bo_vanthu and press “Gửi liên "
+                "thông”; the Department receives it on this same server (so_vanthu). / Thử liên "
+                "thông: mở văn bản trên bằng tài khoản bo_vanthu và bấm “Gửi liên thông”."
+            )
+        self.stdout.write(self.style.SUCCESS("Xong / Done"))
 
     def _dev_ca(self, opts):
         files = dev_ca_write(

@@ -11,7 +11,9 @@ writes that year, and the dataset is cut at today's date (``registry.demo``) so 
 result or measurement lies in the future (``--whole-year`` loads the whole generated year
 instead, results of both terms included, to show the results pages before the year is over).
 Periods and submissions are the exchange app's, made
-through its ``vnemis periods`` command (the registry does not import the apps above it).
+through its ``vnemis periods`` command, and the e-office (its members, certificates, exchange
+partners and first documents) is the office app's, made through ``vnemis office demo`` (the
+registry does not import the apps above it).
 """
 
 import os
@@ -39,6 +41,14 @@ TOKEN_NAME = "demo"  # noqa: S105 - the label of the token, not a secret
 # get_full_name() is "first last"; a Vietnamese name is written whole, family name first.
 DEMO_NAMES = {"bo": "Lê Thu Hà", "so": "Nguyễn Thị Lan", "truong": "Trần Văn Minh"}
 DEMO_EMAIL = "truong@example.invalid"  # shows a reminder e-mail on the console backend
+# The e-office's own demo log-ins (made by ``vnemis office demo``), listed when they exist.
+OFFICE_LOGINS = [
+    ("bo_lanhdao", "Văn bản: lãnh đạo Bộ (Thứ trưởng), ký duyệt"),
+    ("bo_vanthu", "Văn bản: văn thư Bộ"),
+    ("bo_chuyenvien", "Văn bản: chuyên viên Vụ GDTrH"),
+    ("so_vanthu", "Văn bản: văn thư Sở"),
+    ("so_chuyenvien", "Văn bản: chuyên viên Phòng GDTrH"),
+]
 
 
 class Command(BaseCommand):
@@ -72,6 +82,7 @@ class Command(BaseCommand):
         school = self._demo_data(opts)
         logins, raw_token = self._users(school)
         self._periods(school)
+        logins += self._office(opts)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready in {time.perf_counter() - started:.1f} s "
@@ -274,6 +285,42 @@ class Command(BaseCommand):
         # After the seeding (its reminder is in-app only), so that a reminder sent from the
         # Department's page shows its e-mail on the console.
         User.objects.filter(username="truong", email="").update(email=DEMO_EMAIL)
+
+    def _office(self, opts) -> list[tuple[str, str, str]]:
+        """The e-office of the Ministry and the demo Department; its log-ins for the table."""
+        if "office" not in get_commands():
+            return []
+        self._step("office / văn phòng điện tử")
+        host = opts["host"]
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - where to reach a server bound to all
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        lines = _Lines()
+        call_command(
+            "office",
+            "demo",
+            "--ministry-user",
+            "bo",
+            "--department-user",
+            "so",
+            "--password",
+            DEMO_PASSWORD,
+            "--base-url",
+            f"http://{host}:{opts['port']}",
+            stdout=lines,
+        )
+        for line in lines.text.splitlines():
+            self.stdout.write(f"  {line}")
+        users = {
+            u.username: u
+            for u in User.objects.filter(username__in=[name for name, _ in OFFICE_LOGINS])
+        }
+        return [
+            (name, str(User.Role(users[name].role).label), label)
+            for name, label in OFFICE_LOGINS
+            if name in users
+        ]
 
     def _print_logins(self, logins, raw_token: str, url: str) -> None:
         self.stdout.write("")
