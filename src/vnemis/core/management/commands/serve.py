@@ -15,10 +15,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers", type=int, default=int(os.environ.get("VNEMIS_WORKERS", "2"))
         )
-        # Requests a worker takes at once. One, as a WSGI worker runs one at a time: a busy
-        # worker then leaves new connections to an idle one instead of queueing them itself.
+        # Requests a worker takes at once (granian's default when unset). 1 suits a server
+        # that mainly receives edXML over fresh connections: a busy worker then leaves new ones
+        # to an idle one (the exchange bench). The result look-up (keep-alive, cached) served
+        # 2,361 requests/s with it against about 3,000 without.
         parser.add_argument(
-            "--backpressure", type=int, default=int(os.environ.get("VNEMIS_BACKPRESSURE", "1"))
+            "--backpressure",
+            type=int,
+            default=int(os.environ.get("VNEMIS_BACKPRESSURE", "0")) or None,
         )
 
     def handle(self, *args, host, port, workers, backpressure, **options):
@@ -36,8 +40,7 @@ class Command(BaseCommand):
             str(port),
             "--workers",
             str(workers),
-            "--backpressure",
-            str(backpressure),
+            *(["--backpressure", str(backpressure)] if backpressure else []),
             "vnemis.config.wsgi:application",
         ]
         os.execvp(granian[0], granian)  # noqa: S606 - replaces this process with the server
