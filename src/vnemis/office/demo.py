@@ -17,7 +17,6 @@ made: the exchange is tried from the page, once the server runs.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -36,7 +35,14 @@ from .models import Document, DocumentType, OfficeOrganisation, OfficeUnit
 from .models_exchange import ExchangePartner
 from .models_signing import SigningCredential
 from .signing.credentials import credential_load
-from .signing.dev_ca import Issued, certificate_issue, dev_ca_load, dev_ca_write, pkcs12_bytes
+from .signing.dev_ca import (
+    Issued,
+    certificate_issue,
+    dev_ca_load,
+    dev_ca_write,
+    file_write,
+    pkcs12_bytes,
+)
 from .signing.errors import SigningError
 
 CA_DIRECTORY = "office-demo-ca"
@@ -109,19 +115,6 @@ def _user_ensure(username: str, full_name: str, like: User, password: str) -> tu
 # -- the development CA and its credentials ----------------------------------------------------
 
 
-def _secret_write(path: Path, data: bytes) -> None:
-    """Written beside and renamed, mode 0600: a PKCS#12 or its password, whole or absent."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def ca_ensure(directory: Path) -> Issued:
     """The demo CA in ``directory``, made there (and its old PKCS#12 files removed) if it is
     missing or unreadable."""
@@ -148,7 +141,7 @@ def _p12_ensure(
             pass
     issued = certificate_issue(ca=ca, name=name, organisation=organisation, title=title)
     data = pkcs12_bytes(issued=issued, ca=ca, password=password)
-    _secret_write(path, data)
+    file_write(path, data, secret=True)
     return data, credential_load(data=data, password=password).fingerprint
 
 
@@ -492,7 +485,7 @@ def office_demo_seed(*, ministry_user: str, department_user: str, password: str,
             org = side.organisation
             seal_password_file = directory / f"demo-seal-{org.code}-password.txt"
             if not seal_password_file.exists():
-                _secret_write(seal_password_file, secrets.token_urlsafe(18).encode())
+                file_write(seal_password_file, secrets.token_urlsafe(18).encode(), secret=True)
             seal_password = seal_password_file.read_text(encoding="utf-8").strip()
             data, fingerprint = _p12_ensure(
                 ca, directory / f"demo-seal-{org.code}.p12", seal_password,

@@ -230,7 +230,7 @@ def dev_ca_files(directory: Path) -> DevCaFiles:
     )  # fmt: skip
 
 
-def _write(path: Path, data: bytes, *, secret: bool) -> None:
+def file_write(path: Path, data: bytes, *, secret: bool) -> None:
     """Written to a temporary name and renamed, so a file is there whole or not at all."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -286,13 +286,17 @@ def dev_ca_write(
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(ca_password.encode()),
     )
-    _write(files.ca_pem, ca.certificate_pem(), secret=False)
-    _write(files.ca_key, ca_key, secret=True)
-    _write(files.ca_password, (ca_password + "\n").encode(), secret=True)
-    _write(files.user_p12, pkcs12_bytes(issued=user, ca=ca, password=user_password), secret=True)
-    _write(files.user_password, (user_password + "\n").encode(), secret=True)
-    _write(files.seal_p12, pkcs12_bytes(issued=seal, ca=ca, password=seal_password), secret=True)
-    _write(files.seal_password, (seal_password + "\n").encode(), secret=True)
+    file_write(files.ca_pem, ca.certificate_pem(), secret=False)
+    file_write(files.ca_key, ca_key, secret=True)
+    file_write(files.ca_password, (ca_password + "\n").encode(), secret=True)
+    file_write(
+        files.user_p12, pkcs12_bytes(issued=user, ca=ca, password=user_password), secret=True
+    )
+    file_write(files.user_password, (user_password + "\n").encode(), secret=True)
+    file_write(
+        files.seal_p12, pkcs12_bytes(issued=seal, ca=ca, password=seal_password), secret=True
+    )
+    file_write(files.seal_password, (seal_password + "\n").encode(), secret=True)
     return files
 
 
