@@ -111,7 +111,7 @@ def _error(code: str, vi: str, en: str) -> EdxmlError:
 # -- keys and trust ----------------------------------------------------------------------------
 
 _cache_lock = threading.Lock()
-_keys: dict[int, tuple] = {}
+_keys: dict[tuple, SigningKey] = {}  # by (credential id, certificate fingerprint)
 _trust: dict[tuple, object] = {}  # trust material per partner and CA fingerprint
 
 
@@ -123,24 +123,27 @@ class SigningKey:
 
 
 def signing_key(organisation_id: int) -> SigningKey | None:
-    """The organisation's active seal credential, opened (cached per credential row)."""
-    pk = (
+    """The organisation's active seal credential, opened (cached per credential row and
+    certificate: a row id can come back with another certificate, e.g. after a rollback)."""
+    found = (
         SigningCredential.objects.filter(organisation_id=organisation_id, kind="seal", active=True)
-        .values_list("pk", flat=True)
+        .values_list("pk", "fingerprint")
         .first()
     )
-    if pk is None:
+    if found is None:
         return None
     with _cache_lock:
-        cached = _keys.get(pk)
+        cached = _keys.get(found)
     if cached is None:
-        stored = SigningCredential.objects.only("p12_encrypted", "password_encrypted").get(pk=pk)
+        stored = SigningCredential.objects.only("p12_encrypted", "password_encrypted").get(
+            pk=found[0]
+        )
         data = base64.b64decode(decrypt_identifier(stored.p12_encrypted))
         password = decrypt_identifier(stored.password_encrypted or b"")
         key, certificate, chain = pkcs12.load_key_and_certificates(data, password.encode())
         cached = SigningKey(key, certificate, tuple(chain or ()))
         with _cache_lock:
-            _keys[pk] = cached
+            _keys[found] = cached
     return cached
 
 
