@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_exchange, views_registers, views_signing, views_workflow
+from . import views, views_exchange, views_partners, views_registers, views_signing, views_workflow
 
 app_name = "office"
 
@@ -66,4 +66,8 @@ urlpatterns = [
     path("edxml/inbox/", views_exchange.inbox, name="edxml_inbox"),
     path("edxml/status/", views_exchange.status, name="edxml_status"),
     path("documents/<int:pk>/send/", views_exchange.send, name="document_send"),
+    path("partners/", views_partners.partners, name="partners"),
+    path("partners/new/", views_partners.partner_new, name="partner_new"),
+    path("partners/<int:pk>/edit/", views_partners.partner_edit, name="partner_edit"),
+    path("partners/<int:pk>/active/", views_partners.partner_active, name="partner_active"),
 ]
