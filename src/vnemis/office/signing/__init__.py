@@ -4,3 +4,5 @@ signing with a visible Vietnamese stamp, validation against trusted roots, batch
 A library with no models or settings, for the e-office actions, pages and the ``vnemis office``
 command alike (docs/office-signing.md).
 """
+
+from . import speedups  # noqa: F401 - pyHanko reads signatures' hex strings faster
