@@ -388,7 +388,7 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
     if row.state == State.SENT:  # delivered, answer not yet 03: nothing to resend
         return row.state
     partner = row.partner
-    url = partner.inbox_url if row.kind == OutboxMessage.Kind.DOCUMENT else partner.status_endpoint
+    url = partner.inbox_url if row.kind != OutboxMessage.Kind.STATUS else partner.status_endpoint
     try:
         answer = _client().post(
             url, content=bytes(row.data), headers={"Content-Type": CONTENT_TYPE}
@@ -412,7 +412,7 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
     row.state = State.ACKNOWLEDGED if row.kind == OutboxMessage.Kind.STATUS else State.SENT
     with transaction.atomic():
         row.save(update_fields=fields)
-        if row.kind == OutboxMessage.Kind.DOCUMENT:
+        if row.kind != OutboxMessage.Kind.STATUS:  # a document, recall or update: answered
             try:
                 _answer_record(row, answer.content)
             except EdxmlError as exc:
@@ -454,6 +454,10 @@ def outbox_due_deliver(*, now=None, limit: int = 500) -> dict:
 def _status_record(row: OutboxMessage, status: StatusMessage) -> ExchangeStatus | None:
     if status.status_code not in STATUS_CODES:
         return None
+    if status.status_code in ("13", "15", "16"):  # about a recall or update we sent
+        from .exchange_business import business_status_record
+
+        return business_status_record(row, status)
     values = {"description": status.description[:4000], "timestamp": status.timestamp}
     if status.status_code == "02":
         return ExchangeStatus.objects.create(outbox=row, status_code="02", **values)
@@ -703,6 +707,13 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
         signer = _verify(data, partner, max_bytes=max_message_bytes())
     except EdxmlError as exc:
         return refuse(SIGNATURE_HTTP.get(exc.code, 400), exc)
+    if message.trace.business.doc_type != 0:  # recall, update, replace: exchange_business
+        from .exchange_business import business_receive
+
+        return business_receive(
+            message=message, data=data, office=office, partner=partner,
+            response_for=response_for, us=us,
+        )  # fmt: skip
     digest = hashlib.sha256(data).hexdigest()
     seen = (
         InboxMessage.objects.select_related("document__register")

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from vnemis.orgs.models import Organisation
 
@@ -169,7 +170,9 @@ class Confidentiality(models.IntegerChoices):
 
 
 OUTGOING_STATUSES = ("draft", "submitted", "returned", "approved", "issued")
-INCOMING_STATUSES = ("registered", "assigned", "in_progress", "completed", "sent_back")
+INCOMING_STATUSES = (
+    "registered", "assigned", "in_progress", "completed", "sent_back", "recalled",
+)  # fmt: skip
 
 
 class Document(models.Model):
@@ -191,6 +194,8 @@ class Document(models.Model):
         IN_PROGRESS = "in_progress", _("Đang xử lý")
         COMPLETED = "completed", _("Đã hoàn thành")
         SENT_BACK = "sent_back", _("Đã trả lại nơi gửi")  # edXML status 02 to the sender
+        # the sender recalled it; kept in the register (context: a credential is "revoked")
+        RECALLED = "recalled", pgettext_lazy("document", "Đã thu hồi")
 
     OUTGOING_STATUSES = OUTGOING_STATUSES
     INCOMING_STATUSES = INCOMING_STATUSES
@@ -583,6 +588,10 @@ class WorkflowStep(models.Model):
         COMPLETED = "completed", _("Hoàn thành xử lý")
         SENT_BACK = "sent_back", _("Trả lại nơi gửi")
         OVERDUE = "overdue", _("Quá hạn")
+        # the exchange's recall (thu hồi): asked for, agreed, refused (exchange_business)
+        RECALL_REQUESTED = "recall_req", _("Đề nghị thu hồi")
+        RECALLED = "recalled", _("Thu hồi văn bản")
+        RECALL_REFUSED = "recall_no", _("Từ chối đề nghị thu hồi")
 
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="steps")
     kind = models.CharField(max_length=12, choices=Kind.choices)

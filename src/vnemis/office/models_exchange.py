@@ -7,9 +7,12 @@ or a status report about a document we received) queued for one partner and deli
 ``exchange_outbox_deliver`` task with retries. ``InboxMessage`` is one document received, kept
 by its DocumentId so that a replay (or a retry after a lost answer) never registers it twice.
 ``ExchangeStatus`` is one status report (01 … 06, 02) a partner sent back about our document.
+``BusinessRequest`` is a recall or update a partner sent about a document it had sent us
+(``exchange_business``): the replay guard, the pending recall a leader decides, the record.
 The workflow hook (``exchange.step_recorded``) queues the status reports of received documents.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -54,6 +57,8 @@ class OutboxMessage(models.Model):
     class Kind(models.TextChoices):
         DOCUMENT = "document", _("Văn bản")
         STATUS = "status", _("Trạng thái xử lý")
+        RECALL = "recall", _("Đề nghị thu hồi")  # BussinessDocType 1 (exchange_business)
+        UPDATE = "update", _("Cập nhật văn bản")  # BussinessDocType 2
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Chờ gửi")
@@ -69,7 +74,10 @@ class OutboxMessage(models.Model):
     )
     partner = models.ForeignKey(ExchangePartner, on_delete=models.PROTECT, related_name="outbox")
     edxml_id = models.CharField(max_length=200)  # the edXML DocumentId
-    status_code = models.CharField(max_length=2, blank=True)  # kind status: 02 … 06
+    status_code = models.CharField(max_length=2, blank=True)  # kind status: 02 … 06, 13 … 16
+    # One recall or update request (shared by its rows to each partner), or the received
+    # request a 15/16 answers: a document can be recalled or updated more than once.
+    business_key = models.CharField(max_length=40, blank=True)
     data = models.BinaryField()  # the signed XML, exactly as sent
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
@@ -84,7 +92,7 @@ class OutboxMessage(models.Model):
         constraints = [
             # Sending twice queues nothing twice: one row per partner, document and report.
             models.UniqueConstraint(
-                fields=["partner", "kind", "edxml_id", "status_code"],
+                fields=["partner", "kind", "edxml_id", "status_code", "business_key"],
                 name="office_outbox_once",
             )
         ]
@@ -147,3 +155,58 @@ class ExchangeStatus(models.Model):
         from .exchange import status_label
 
         return status_label(self.status_code)
+
+
+class BusinessRequest(models.Model):
+    """A recall (BussinessDocType 1) or update (2) a partner sent about a document we received.
+
+    Kept by the message's SHA-256, so a replay is answered without being recorded twice; a
+    recall stays ``pending`` until a leader agrees (the document is recalled, 15 goes back) or
+    refuses (16 with the reason). An update is applied (15) or refused (16) on arrival.
+    """
+
+    class Kind(models.TextChoices):
+        RECALL = "recall", _("Đề nghị thu hồi")
+        UPDATE = "update", _("Cập nhật văn bản")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Chờ lãnh đạo cho ý kiến")
+        AGREED = "agreed", _("Đồng ý")
+        REFUSED = "refused", _("Từ chối")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(ExchangePartner, on_delete=models.PROTECT, related_name="+")
+    document = models.ForeignKey(
+        "office.Document", on_delete=models.PROTECT, related_name="business_requests"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    reason = models.TextField(blank=True)  # BussinessDocReason, as the sender wrote it
+    staff = models.JSONField(default=dict, blank=True)  # the sender's StaffInfo
+    sha256 = models.CharField(max_length=64)  # of the message as received
+    received_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.TextField(blank=True)  # the leader's comment or reason; what an update did
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "sha256"], name="office_business_once"),
+            # One recall waits for a leader at a time; a repeated request is answered with it.
+            models.UniqueConstraint(
+                fields=["document"],
+                condition=Q(kind="recall", state="pending"),
+                name="office_recall_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="pending", decided_at__isnull=True)
+                | (~Q(state="pending") & Q(decided_at__isnull=False)),
+                name="office_business_decided_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state} ({self.document_id})"

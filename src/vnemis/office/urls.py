@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from . import views, views_exchange, views_partners, views_registers, views_signing, views_workflow
+from . import (
+    views,
+    views_exchange,
+    views_partners,
+    views_recall,
+    views_registers,
+    views_signing,
+    views_workflow,
+)
 
 app_name = "office"
 
@@ -66,6 +74,9 @@ urlpatterns = [
     path("edxml/inbox/", views_exchange.inbox, name="edxml_inbox"),
     path("edxml/status/", views_exchange.status, name="edxml_status"),
     path("documents/<int:pk>/send/", views_exchange.send, name="document_send"),
+    path("documents/<int:pk>/recall/", views_recall.recall_request, name="recall_request"),
+    path("documents/<int:pk>/recall/agree/", views_recall.recall_agree, name="recall_agree"),
+    path("documents/<int:pk>/recall/refuse/", views_recall.recall_refuse, name="recall_refuse"),
     path("partners/", views_partners.partners, name="partners"),
     path("partners/new/", views_partners.partner_new, name="partner_new"),
     path("partners/<int:pk>/edit/", views_partners.partner_edit, name="partner_edit"),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import actions, selectors
 from .actions_errors import OfficeError
 from .actions_files import uploads_check
+from .exchange_business import business_panel
 from .forms import (
     ApproveForm,
     AssignForm,
@@ -37,6 +38,7 @@ from .forms import (
     UploadForm,
     office_error_to_form,
 )
+from .forms_recall import recall_forms
 from .models import Document
 from .search import documents_search
 
@@ -140,7 +142,11 @@ def detail_render(request, document: Document, *, status: int = 200, bound=None,
         "approve": ApproveForm(auto_id=auto_id("approve")),
         "issue": IssueForm(auto_id=auto_id("issue")),
     }
+    forms.update(recall_forms())
     forms.update({k: v for k, v in bound.items() if isinstance(k, str)})
+    business = business_panel(
+        viewer=request.user, document=document, owned=view.owned, member=view.member
+    )
     return render(
         request,
         "office/document_detail.html",
@@ -152,6 +158,7 @@ def detail_render(request, document: Document, *, status: int = 200, bound=None,
             "mine": mine,
             "error": error,
             "today": timezone.localdate(),
+            "business": business,
         },
         status=status,
     )
