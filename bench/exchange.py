@@ -86,27 +86,29 @@ def _databases(server: str) -> dict[str, str]:
     return urls
 
 
-def _cpu_seconds(instance) -> float:
-    """User + system CPU seconds so far of an instance's processes: the granian server, its
-    workers (the server's children) and the task worker (read before they stop)."""
-    pids = []
+def _cpu_seconds(instance) -> tuple[float, float]:
+    """User + system CPU seconds so far of an instance's processes (read before they stop):
+    the granian server with its workers (the server's children), and the task worker with the
+    programs it ran and waited for (pdftotext)."""
+    tick, totals = os.sysconf("SC_CLK_TCK"), []
     for process in (instance.process, instance.worker_process):
-        if process is None:
-            continue
-        pids.append(process.pid)
-        try:
-            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
-        except OSError:
-            continue
-        pids += [int(c) for c in children.split()]
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        total = 0
+        if process is not None:
+            pids = [process.pid]
+            try:
+                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                pids += [int(c) for c in children.split()]
+            except OSError:
+                pass
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                # utime, stime, and cutime, cstime of its waited-for children
+                total += sum(int(f) for f in fields[11:15])
+        totals.append(total / tick)
+    return totals[0], totals[1]
 
 
 def _machine_busy_seconds() -> float:
@@ -197,7 +199,6 @@ def main() -> None:
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     settings.VNEMIS_OFFICE_EXCHANGE_BACKOFF = args.backoff
     settings.VNEMIS_OFFICE_EXCHANGE_MAX_ATTEMPTS = 1000
-    from django.db import connections
     from django.utils import timezone
 
     from vnemis.office import exchange
@@ -231,7 +232,7 @@ def main() -> None:
     lock = threading.Lock()
     restarted = threading.Event()
     restarts = 0
-    receiver_cpu: list[float] = []
+    receiver_cpu: list[tuple[float, float]] = []  # (server, task worker) at each stop
     down: list[float] = []
     marks: list[
         tuple
@@ -239,10 +240,9 @@ def main() -> None:
 
     def deliver(pk: int) -> str:
         nonlocal acknowledged, restarts
-        try:
-            state = exchange.outbox_deliver(message_id=pk, force=True)
-        finally:
-            connections.close_all()
+        # Each sending thread keeps its database connection, as the task worker that
+        # delivers in production does.
+        state = exchange.outbox_deliver(message_id=pk, force=True)
         if state == "acknowledged":
             with lock:
                 acknowledged += 1
@@ -304,6 +304,8 @@ def main() -> None:
     lost = max(len(sent_ids - set(at_b)), args.messages - states["acknowledged"])
     duplicated = sum(n - 1 for n in at_b.values() if n > 1)
     rate = args.messages / seconds
+    receiver_server = sum(server for server, _worker in receiver_cpu)
+    receiver_worker = sum(worker for _server, worker in receiver_cpu)
     print(f"{args.messages} edXML messages from A to B ({args.workers} receiver workers,")
     print(
         f"  {args.threads} sending threads), B restarted {restarts}× at {restart_at} acknowledged"
@@ -320,7 +322,8 @@ def main() -> None:
     )
     print(
         f"  CPU: sender {sender_cpu:.1f} s, receiver (server, workers, task worker)"
-        f" {sum(receiver_cpu):.1f} s; the whole machine {machine:.1f} s while delivering"
+        f" {sum(map(sum, receiver_cpu)):.1f} s (server {receiver_server:.1f}, task worker with"
+        f" pdftotext {receiver_worker:.1f}); the whole machine {machine:.1f} s while delivering"
     )
     print(f"  outbox states: {states}")
     print(f"  at B: {sum(at_b.values())} registered, {lost} lost, {duplicated} duplicated")
@@ -347,7 +350,9 @@ def main() -> None:
                 "restart_marks": marks,
                 "cpu_seconds": {
                     "sender": round(sender_cpu, 1),
-                    "receiver": round(sum(receiver_cpu), 1),
+                    "receiver": round(receiver_server + receiver_worker, 1),
+                    "receiver_server": round(receiver_server, 1),
+                    "receiver_worker": round(receiver_worker, 1),
                     "machine_during_delivery": round(machine, 1),
                 },
                 "cores": os.cpu_count(),

@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
     if len(argv) > 1 and argv[1] == "worker":
         argv[1] = "db_worker"
+        if "--skip-checks" not in argv:
+            # As the web server does not: the system checks import every URL module (seconds
+            # of CPU at each start); `vnemis check --deploy` runs them at deployment.
+            argv.append("--skip-checks")
         _resume_stale_imports()
     from django.core.management import execute_from_command_line
 

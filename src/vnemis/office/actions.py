@@ -13,7 +13,7 @@ The handling workflow (assignments, submissions, approval by signing) is in ``wo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -115,9 +115,11 @@ def step_record(
     assignment=None,
     submission=None,
     detail: dict | None = None,
+    files_added: Sequence[Attachment] | None = None,
 ) -> WorkflowStep:
     """Append one step to a document's log (inside the caller's transaction), then run the
-    step hooks."""
+    step hooks. ``files_added``: the attachments the step added, when the caller has them (as
+    ``step.files_added``, so hooks need not read them back)."""
     step = WorkflowStep.objects.create(
         document=document,
         kind=kind,
@@ -127,6 +129,7 @@ def step_record(
         submission=submission,
         detail=detail or {},
     )
+    step.files_added = files_added
     for callback in STEP_HOOKS:
         callback(step)
     return step
@@ -283,7 +286,8 @@ def version_create(
 ) -> DocumentVersion:
     """The document's next version (inside the caller's transaction, document locked): the
     files of ``keep_from`` (a version) carried over, its main file replaced by ``main`` if given,
-    and ``appendices`` added. ``first``: the document was just created (version 1)."""
+    and ``appendices`` added. ``first``: the document was just created (version 1). The
+    attachments made are on ``version.files_created`` (for the step that records them)."""
     last = 0
     if not first:
         last = document.versions.order_by("-number").values_list("number", flat=True).first() or 0
@@ -313,6 +317,7 @@ def version_create(
     for position, attachment in enumerate(sorted(files, key=lambda a: not a.is_main)):
         attachment.position = position
     Attachment.objects.bulk_create(files)
+    version.files_created = files
     return version
 
 
@@ -493,9 +498,13 @@ def incoming_register(
     arrived_at: datetime | None = None,
     external_id: str = "",
     page_count: int | None = None,
+    also: Callable[[Document], None] | None = None,
 ) -> Document:
     """Register an arrived document in the organisation's incoming register: the next arrival
-    number of the year, the document, its files (version 1), its search row and its step."""
+    number of the year, the document, its files (version 1), its search row and its step.
+    ``also``: called with the document inside the registering transaction (what the caller
+    records with it, e.g. the exchange's inbox row), so the caller needs no transaction of its
+    own around this one."""
     _rights_ensure(actor, organisation.pk, leader=True, clerk=True)
     _type_check(doc_type)
     subject = _subject_clean(subject)
@@ -561,8 +570,7 @@ def incoming_register(
         " in the organisation's incoming register.",
         field="number_notation",
     ) if number is not None else None  # fmt: skip
-    if _duplicate_incoming(organisation.pk, key, issued_on.year, number, notation):
-        raise duplicate_error
+    # A duplicate is refused by the unique constraint office_doc_incoming_once, then named.
     try:
         with transaction.atomic():
             register, arrival_number = register_next(
@@ -601,11 +609,12 @@ def incoming_register(
                 external_id=clean_text(external_id)[:200],
                 created_by=actor if actor is not None and actor.is_authenticated else None,
             )
+            files_added = []
             if main is not None:
-                version_create(
+                files_added = version_create(
                     document=document, actor=actor, main=main, appendices=appendices,
                     note=_("Văn bản đến"), first=True,
-                )  # fmt: skip
+                ).files_created  # fmt: skip
             files = [(f.name, f.text) for f in ([main] if main else []) + list(appendices)]
             search_index_refresh(document, new=True, files=files)
             step_record(
@@ -613,7 +622,10 @@ def incoming_register(
                 kind=Kind.REGISTERED,
                 actor=actor,
                 detail={"register_year": register.year, "arrival_number": arrival_number},
+                files_added=files_added,
             )
+            if also is not None:
+                also(document)
     except RegisterDateError as exc:
         raise OfficeError(
             "arrival_before_last",

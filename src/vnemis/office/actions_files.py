@@ -250,20 +250,34 @@ def uploads_check(uploads) -> list[CheckedPdf]:
     return checked
 
 
+_BLOB_COLUMNS = ("sha256", "size", "data", "page_count", "signature_count", "text", "text_status")
+_BLOB_RETURNED = ("id", "sha256", "size", "page_count", "signature_count", "text", "text_status")
+
+
 def blob_store(pdf: CheckedPdf) -> Blob:
-    """The stored blob of these bytes (stored once; concurrent stores of one file agree)."""
-    Blob.objects.bulk_create(
-        [
-            Blob(
-                sha256=pdf.sha256,
-                size=len(pdf.data),
-                data=pdf.data,
-                page_count=pdf.page_count,
-                signature_count=pdf.signature_count,
-                text=pdf.text,
-                text_status=pdf.text_status,
-            )
-        ],
-        ignore_conflicts=True,
+    """The stored blob of these bytes (stored once; concurrent stores of one file agree), its
+    data not loaded. One statement: the insert answers with the row, new or already there."""
+    from django.db import connection
+    from django.utils import timezone
+
+    values = {
+        "sha256": pdf.sha256,
+        "size": len(pdf.data),
+        "data": pdf.data,
+        "page_count": pdf.page_count,
+        "signature_count": pdf.signature_count,
+        "text": pdf.text,
+        "text_status": pdf.text_status,
+    }
+    fields = [Blob._meta.get_field(name) for name in (*_BLOB_COLUMNS, "created_at")]
+    params = [f.get_db_prep_save(values.get(f.name, timezone.now()), connection) for f in fields]
+    columns = ", ".join(f.column for f in fields)
+    sql = (
+        f"INSERT INTO {Blob._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - model names, values bound
+        " ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256"
+        f" RETURNING {', '.join(_BLOB_RETURNED)}"
     )
-    return Blob.objects.defer("data").get(sha256=pdf.sha256)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return Blob.from_db(connection.alias, list(_BLOB_RETURNED), list(row))

@@ -453,22 +453,31 @@ def step_saved(step: WorkflowStep) -> None:
     if step.kind not in CHECKED_STEPS:
         return
     document = step.document
-    version = document.versions.order_by("-number").first()
-    if version is None or not (document.direction == Document.Direction.INCOMING or version.signed):
-        return
-    files = list(
-        version.files.filter(signature_check__isnull=True)
-        .select_related("blob")
-        .only("id", "version_id", "blob_id", "blob__sha256", "blob__signature_count")
-    )
-    if not files:
+    files = getattr(step, "files_added", None)
+    if files is None:
+        version = document.versions.order_by("-number").first()
+        if version is None:
+            return
+        files = (
+            version.files.filter(signature_check__isnull=True)
+            .select_related("blob")
+            .only("id", "version_id", "blob_id", "blob__sha256", "blob__signature_count")
+        )
+    else:
+        version = files[0].version if files else None
+    if not files or not (document.direction == Document.Direction.INCOMING or version.signed):
         return
     try:
         roots = trusted_roots()
     except OfficeError:
         logger.warning("office signing: trusted roots unreadable; signatures not checked")
         return
+    known = _known_reports.get() or {}
     for attachment in files:
+        if Attachment.blob.is_cached(attachment) and attachment.blob.sha256 in known:
+            # validated already, before the registration: nothing here can fail but the insert
+            attachment_signatures_store(attachment, roots=roots, new=True)
+            continue
         try:
             with transaction.atomic():
                 attachment_signatures_store(attachment, roots=roots, new=True)

@@ -40,6 +40,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from vnemis.core.crypto import decrypt_identifier
+from vnemis.core.memo import Memo
+from vnemis.orgs.models import Organisation
 
 from .actions import _rights_ensure
 from .actions_errors import OfficeError
@@ -113,6 +115,11 @@ def _error(code: str, vi: str, en: str) -> EdxmlError:
 _cache_lock = threading.Lock()
 _keys: dict[tuple, SigningKey] = {}  # by (credential id, certificate fingerprint)
 _trust: dict[tuple, object] = {}  # trust material per partner and CA fingerprint
+# Read for every message, changed rarely: kept a few seconds (vnemis.core.memo). Partners are
+# not: a deactivated partner is refused from its next message.
+_seals = Memo(5).clear_on_save(SigningCredential)
+_offices = Memo(10).clear_on_save(OfficeOrganisation, Organisation)
+_doc_types = Memo(30).clear_on_save(DocType)
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,15 @@ class SigningKey:
 def signing_key(organisation_id: int) -> SigningKey | None:
     """The organisation's active seal credential, opened (cached per credential row and
     certificate: a row id can come back with another certificate, e.g. after a rollback)."""
-    found = (
-        SigningCredential.objects.filter(organisation_id=organisation_id, kind="seal", active=True)
-        .values_list("pk", "fingerprint")
-        .first()
+    found = _seals.get(
+        organisation_id,
+        lambda: (
+            SigningCredential.objects.filter(
+                organisation_id=organisation_id, kind="seal", active=True
+            )
+            .values_list("pk", "fingerprint")
+            .first()
+        ),
     )
     if found is None:
         return None
@@ -410,15 +422,16 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
         return row.state
     row.sent_at, row.last_error = now, ""
     row.state = State.ACKNOWLEDGED if row.kind == OutboxMessage.Kind.STATUS else State.SENT
+    status = None
+    if row.kind != OutboxMessage.Kind.STATUS:  # a document, recall or update: answered
+        try:
+            status = _answer_status(row, answer.content)
+        except EdxmlError as exc:
+            row.last_error = exc.bilingual()[:1000]
     with transaction.atomic():
+        if status is not None and _status_record(row, status):
+            row.state = State.ACKNOWLEDGED
         row.save(update_fields=fields)
-        if row.kind != OutboxMessage.Kind.STATUS:  # a document, recall or update: answered
-            try:
-                _answer_record(row, answer.content)
-            except EdxmlError as exc:
-                row.last_error = exc.bilingual()[:1000]
-                row.save(update_fields=["last_error"])
-    row.refresh_from_db(fields=["state"])
     return row.state
 
 
@@ -451,30 +464,35 @@ def outbox_due_deliver(*, now=None, limit: int = 500) -> dict:
     return counts
 
 
-def _status_record(row: OutboxMessage, status: StatusMessage) -> ExchangeStatus | None:
+ACKNOWLEDGING = ("03", "04", "05", "06")  # the partner has the document in its register
+
+
+def _status_record(row: OutboxMessage, status: StatusMessage) -> bool:
+    """Record a partner's status about our message (each code once, every 02); returns whether
+    it acknowledges the message. The caller saves ``row`` (its state then), inside its
+    transaction; a status recorded twice (a replayed answer) is not an error."""
     if status.status_code not in STATUS_CODES:
-        return None
+        return False
     if status.status_code in ("13", "15", "16"):  # about a recall or update we sent
-        from .exchange_business import business_status_record
+        from .exchange_business import BUSINESS_KINDS, business_status_record
 
-        return business_status_record(row, status)
-    values = {"description": status.description[:4000], "timestamp": status.timestamp}
+        business_status_record(row, status)  # marks the request it answers acknowledged
+        return row.kind in BUSINESS_KINDS
+    record = ExchangeStatus(
+        outbox=row,
+        status_code=status.status_code,
+        description=status.description[:4000],
+        timestamp=status.timestamp,
+    )
     if status.status_code == "02":
-        return ExchangeStatus.objects.create(outbox=row, status_code="02", **values)
-    try:
-        with transaction.atomic():
-            record, _made = ExchangeStatus.objects.get_or_create(
-                outbox=row, status_code=status.status_code, defaults=values
-            )
-    except IntegrityError:
-        record = ExchangeStatus.objects.get(outbox=row, status_code=status.status_code)
-    if status.status_code in ("03", "04", "05", "06") and row.state != State.ACKNOWLEDGED:
-        OutboxMessage.objects.filter(pk=row.pk).update(state=State.ACKNOWLEDGED)
-    return record
+        record.save()
+    else:  # the unique (outbox, code) keeps the first; no savepoint needed to find out
+        ExchangeStatus.objects.bulk_create([record], ignore_conflicts=True)
+    return status.status_code in ACKNOWLEDGING
 
 
-def _answer_record(row: OutboxMessage, content: bytes) -> None:
-    """The inbox's answer to a delivered message: a signed status (01/03), recorded."""
+def _answer_status(row: OutboxMessage, content: bytes) -> StatusMessage:
+    """The inbox's answer to a delivered message: a signed status (01/03), verified."""
     status = status_parse(content)
     if status.response_for.document_id != row.edxml_id:
         raise _error(
@@ -483,7 +501,7 @@ def _answer_record(row: OutboxMessage, content: bytes) -> None:
             "The receiver's answer is not about the document sent.",
         )
     _verify(content, row.partner, max_bytes=1024 * 1024)
-    _status_record(row, status)
+    return status
 
 
 # -- answers -----------------------------------------------------------------------------------
@@ -556,20 +574,31 @@ SIGNATURE_HTTP = {"edxml_signer_untrusted": 403, "edxml_signer_not_partner": 403
 
 
 def _doc_type_for(message: Message) -> DocType:
+    """Our type of a received document: by its edXML code, else its type name, else the
+    abbreviation in its notation, else an official letter (CV)."""
+    types = _doc_types.get(None, lambda: list(DocType.objects.order_by("pk")))
+
+    def first(test):
+        return next((t for t in types if test(t)), None)
+
     detail = message.header.document_type.type_detail
     row = next((r for r in DOCUMENT_TYPES if r.detail == detail), None)
     found = None
     if row is not None and message.header.document_type.type == ADMINISTRATIVE:
         if row.abbreviation:
-            found = DocType.objects.filter(abbreviation=row.abbreviation, active=True).first()
+            found = first(lambda t: t.abbreviation == row.abbreviation and t.active)
         elif detail == 18:
-            found = DocType.objects.filter(is_letter=True).first()
-    if found is None and message.header.document_type.type_name:
-        found = DocType.objects.filter(name__iexact=message.header.document_type.type_name).first()
+            found = first(lambda t: t.is_letter)
+    name = message.header.document_type.type_name.casefold()
+    if found is None and name:
+        found = first(lambda t: t.name.casefold() == name)
     if found is None:
         abbreviation = message.header.code.notation.split("-", 1)[0].rsplit("/", 1)[-1]
-        found = DocType.objects.filter(abbreviation=abbreviation).first()
-    return found or DocType.objects.get(code="CV")
+        found = first(lambda t: t.abbreviation == abbreviation)
+    found = found or first(lambda t: t.code == "CV")
+    if found is None:
+        raise DocType.DoesNotExist("no document type CV")
+    return found
 
 
 def _files(message: Message, partner: ExchangePartner):
@@ -654,12 +683,7 @@ def inbox_receive(data: bytes) -> Answer:
         return _refuse(400 if exc.code != "edxml_too_large" else 413, exc)
     response_for = _response_for(message)
     to_ids = [o.organ_id for o in message.header.to_organs]
-    ours = {
-        o.organ_id: o
-        for o in OfficeOrganisation.objects.select_related("organisation").filter(
-            organ_id__in=to_ids
-        )
-    }
+    ours = {organ_id: office for organ_id in to_ids if (office := _office(organ_id))}
     if not ours:
         named = ", ".join(to_ids)[:200]
         return _refuse(
@@ -683,6 +707,18 @@ def inbox_receive(data: bytes) -> Answer:
         if result.http_status >= 400:
             return result
     return answer
+
+
+def _office(organ_id: str) -> OfficeOrganisation | None:
+    """Our organisation with this OrganId, if any (its organisation loaded)."""
+    return _offices.get(
+        organ_id,
+        lambda: (
+            OfficeOrganisation.objects.select_related("organisation")
+            .filter(organ_id=organ_id)
+            .first()
+        ),
+    )
 
 
 def _receive_for(message, data, office, response_for, sender_id) -> Answer:
@@ -715,21 +751,30 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
             response_for=response_for, us=us,
         )  # fmt: skip
     digest = hashlib.sha256(data).hexdigest()
-    seen = (
-        InboxMessage.objects.select_related("document__register")
-        .filter(organisation_id=org_id, edxml_id=message.document_id)
-        .first()
-    )
-    if seen is not None:
-        return _seen_answer(seen, digest, message, response_for, us, org_id)
+    # A message received before is found by the unique DocumentId when it is registered again
+    # (below): looking first would cost every new message a query.
     try:
         files, reports = _files(message, partner)
         main, appendices = (files[0], files[1:]) if files else (None, [])
         from .actions import incoming_register
         from .actions_signing import reports_known
 
-        with transaction.atomic(), reports_known(reports):
-            document = incoming_register(
+        inbox = None
+
+        def inbox_record(document: Document) -> None:
+            nonlocal inbox
+            inbox = InboxMessage.objects.create(
+                organisation_id=org_id,
+                partner=partner,
+                edxml_id=message.document_id,
+                document=document,
+                sha256=digest,
+                signer_fingerprint=signer.fingerprint_sha256,
+            )
+            texts_enqueue(f.sha256 for f in files if f.text_status == "pending")
+
+        with reports_known(reports):
+            incoming_register(
                 actor=None,
                 organisation=office.organisation,
                 doc_type=_doc_type_for(message),
@@ -751,16 +796,8 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
                 appendices=appendices,
                 external_id=message.document_id,
                 page_count=message.header.other_info.page_amount,
+                also=inbox_record,
             )
-            inbox = InboxMessage.objects.create(
-                organisation_id=org_id,
-                partner=partner,
-                edxml_id=message.document_id,
-                document=document,
-                sha256=digest,
-                signer_fingerprint=signer.fingerprint_sha256,
-            )
-            texts_enqueue(f.sha256 for f in files if f.text_status == "pending")
     except OfficeError as exc:
         seen = InboxMessage.objects.filter(organisation_id=org_id, edxml_id=message.document_id)
         if exc.code == "duplicate_incoming" and seen.exists():
@@ -929,7 +966,8 @@ def status_receive(data: bytes) -> Answer:
             ),
         )
     with transaction.atomic():
-        _status_record(row, status)
+        if _status_record(row, status) and row.state != State.ACKNOWLEDGED:
+            OutboxMessage.objects.filter(pk=row.pk).update(state=State.ACKNOWLEDGED)
     vi, en = "Đã ghi nhận trạng thái.", "Status recorded."
     body = _status_bytes(
         response_for=ref, us=us, organisation_id=None, code=status.status_code, vi=vi, en=en

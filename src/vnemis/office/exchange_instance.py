@@ -205,11 +205,6 @@ class Instance:
              "vnemis.config.wsgi:application"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
         )  # fmt: skip
-        if self.worker:  # background work yields to the requests, as a service's Nice= would
-            self.worker_process = subprocess.Popen(
-                ["/usr/bin/nice", "-n", "10", sys.executable, "-m", "vnemis.cli", "worker", "--interval", "0.2"],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
-            )  # fmt: skip
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -226,20 +221,29 @@ class Instance:
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{self.url}/office/edxml/inbox/", timeout=5)
-                return
+                break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"server on {self.port} does not answer")
+        else:
+            raise RuntimeError(f"server on {self.port} does not answer")
+        # The task worker starts once the server answers (a restart serves first), and its
+        # background work yields to the requests, as a service's Nice= would.
+        if self.worker:
+            self.worker_process = subprocess.Popen(
+                ["/usr/bin/nice", "-n", "10", sys.executable, "-m", "vnemis.cli", "worker", "--interval", "0.2"],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
+            )  # fmt: skip
 
     def stop(self) -> None:
-        for process in (self.process, self.worker_process):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except Exception:
-                    process.kill()
-                    process.wait(timeout=10)
+        running = [p for p in (self.process, self.worker_process) if p and p.poll() is None]
+        for process in running:  # all told at once: they wind down side by side
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=20)
+            except Exception:
+                process.kill()
+                process.wait(timeout=10)
         self.process = self.worker_process = None
 
     def query(self, sql: str, params=()) -> list[tuple]:

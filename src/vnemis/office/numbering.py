@@ -6,8 +6,8 @@ the agency's and the drafting unit's instead (``7816/VPCP-TTĐT``). Numbers belo
 leading zero (``05/QĐ-BGDĐT``). Numbers run from 01 in each calendar year.
 
 ``register_next`` gives the next number of a register. It must run inside the transaction that
-registers the document: the counter row is locked (``SELECT … FOR UPDATE`` on PostgreSQL;
-SQLite serialises writers, and our connections take the write lock at BEGIN), so concurrent
+registers the document: the counter row is locked by the ``UPDATE … RETURNING`` that advances
+it (SQLite serialises writers, and our connections take the write lock at BEGIN), so concurrent
 registrations queue, each sees the previous one's number, and a registration that fails rolls
 its number back with it: no gap and no duplicate.
 """
@@ -138,21 +138,33 @@ def register_next(*, organisation_id: int, kind: str, year: int, on: date):
     (register, number). Call inside the registering transaction (it checks)."""
     from .models import Register
 
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("register_next must run inside the registering transaction")
-    counter = Register.objects.select_for_update().filter(
-        organisation_id=organisation_id, kind=kind, year=year
+    # One statement takes the row lock, checks the date order and advances the counter (this
+    # runs for every registered document, exchange messages included).
+    advance = (
+        f"UPDATE {Register._meta.db_table} SET last_number = last_number + 1, last_date = %s"  # noqa: S608
+        " WHERE organisation_id = %s AND kind = %s AND year = %s"
+        " AND (last_date IS NULL OR last_date <= %s) RETURNING id, last_number"
     )
-    register = counter.first()
-    if register is None:  # the year's first entry: concurrent creators do not clash
-        Register.objects.bulk_create(
-            [Register(organisation_id=organisation_id, kind=kind, year=year)],
-            ignore_conflicts=True,
-        )
-        register = counter.get()
-    if register.last_date is not None and on < register.last_date:
-        raise RegisterDateError(register.last_date)
-    number = register.last_number + 1
-    Register.objects.filter(pk=register.pk).update(last_number=number, last_date=on)
-    register.last_number, register.last_date = number, on
-    return register, number
+    params = [on, organisation_id, kind, year, on]
+    with connection.cursor() as cursor:
+        cursor.execute(advance, params)
+        row = cursor.fetchone()
+        if row is None:  # no register yet (the year's first entry), or the date is too early
+            # concurrent creators do not clash; the UPDATE then waits for the row's lock
+            Register.objects.bulk_create(
+                [Register(organisation_id=organisation_id, kind=kind, year=year)],
+                ignore_conflicts=True,
+            )
+            cursor.execute(advance, params)
+            row = cursor.fetchone()
+            if row is None:
+                last = Register.objects.get(organisation_id=organisation_id, kind=kind, year=year)
+                raise RegisterDateError(last.last_date)
+    register = Register(
+        pk=row[0], organisation_id=organisation_id, kind=kind, year=year, last_number=row[1],
+        last_date=on,
+    )  # fmt: skip
+    return register, row[1]

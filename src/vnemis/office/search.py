@@ -82,6 +82,24 @@ def search_index_refresh(document: Document, *, new: bool = False, files=None) -
         DocumentSearch.objects.update_or_create(document=document, defaults={"body": body})
 
 
+def search_text_add(*, blob_id: int, text: str) -> None:
+    """Add a file's text, extracted after its documents were indexed without it (pending), to
+    the search rows of the documents whose current version holds it: one statement, however
+    many documents (inside the caller's transaction)."""
+    words = " ".join(fold_words(text))
+    if not words:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE office_documentsearch SET body = substr(body || ' ' || %s, 1, %s)"
+            " WHERE document_id IN (SELECT v.document_id FROM office_attachment a"
+            " JOIN office_documentversion v ON v.id = a.version_id WHERE a.blob_id = %s"
+            " AND v.number = (SELECT MAX(w.number) FROM office_documentversion w"
+            " WHERE w.document_id = v.document_id))",
+            [words, MAX_BODY_CHARS, blob_id],
+        )
+
+
 def _query_words(q: str) -> list[str]:
     words = fold_words(q)[:MAX_QUERY_WORDS]
     return [w for w in words if w]

@@ -2,8 +2,8 @@
 
 The inbox answers a partner as soon as a message is verified and registered; pdftotext (a
 subprocess, several milliseconds a file) runs afterwards, in ``office_texts_extract``, enqueued
-on commit (one sweep a burst of messages). Each pending file is extracted once, then the
-search rows of the documents whose current version holds it are rewritten. The sweep takes
+on commit (one sweep a burst of messages). Each pending file is extracted once, then its text
+is added to the search rows of the documents whose current version holds it. The sweep takes
 every file still pending, so a lost enqueue or a worker that died leaves none unsearchable
 once it runs again (enqueue it every few minutes too).
 """
@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .actions_files import pdf_text
-from .models import Attachment, Blob, Document
-from .search import search_index_refresh
+from .models import Blob
+from .search import search_text_add
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
+CHUNK = 20  # files read and written together (a few MB at most)
 
 
 def texts_enqueue(sha256s) -> None:
@@ -50,8 +51,13 @@ def _sweep_waiting(task) -> bool:
 
     if not isinstance(task.get_backend(), DatabaseBackend):
         return False
-    waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY, task_path=task.module_path)
-    return waiting.exists()
+    with connection.cursor() as cursor:  # asked after every received message: no ORM
+        cursor.execute(
+            f"SELECT 1 FROM {DBTaskResult._meta.db_table} WHERE status = %s AND task_path = %s"  # noqa: S608
+            " LIMIT 1",
+            [TaskResultStatus.READY, task.module_path],
+        )
+        return cursor.fetchone() is not None
 
 
 def pending_texts_sweep(*, limit: int = 500) -> dict:
@@ -66,31 +72,31 @@ def pending_texts_sweep(*, limit: int = 500) -> dict:
 
 
 def pending_texts_extract(*, sha256s=None, limit: int = 500) -> dict:
-    """Extract the text of pending files (these, or the oldest ``limit``) and refresh the
+    """Extract the text of pending files (these, or the oldest ``limit``) and add it to the
     search rows of the documents holding them. Returns counts by resulting status."""
     pending = Blob.objects.filter(text_status=PENDING)
     if sha256s is not None:
         pending = pending.filter(sha256__in=list(sha256s))
     ids = list(pending.order_by("id").values_list("id", flat=True)[:limit])
     counts: dict[str, int] = {}
-    for blob_id in ids:
-        status = _blob_extract(blob_id)
-        counts[status] = counts.get(status, 0) + 1
+    for start in range(0, len(ids), CHUNK):
+        for status in _chunk_extract(ids[start : start + CHUNK]):
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 
-def _blob_extract(blob_id: int) -> str:
-    data = bytes(Blob.objects.only("data").get(pk=blob_id).data)
-    text, status = pdf_text(data)  # outside the transaction: it may take seconds
+def _chunk_extract(ids: list[int]) -> list[str]:
+    """A few files at a time: their bytes in one query, pdftotext outside any transaction (it
+    may take seconds), then one transaction writing the texts."""
+    rows = Blob.objects.filter(pk__in=ids, text_status=PENDING).values_list("pk", "data")
+    extracted = [(pk, *pdf_text(bytes(data))) for pk, data in rows]
+    statuses = []
     with transaction.atomic():
-        updated = Blob.objects.filter(pk=blob_id, text_status=PENDING).update(
-            text=text, text_status=status
-        )
-        if not updated:  # another worker did it
-            return "done"
-        documents = Document.objects.filter(
-            pk__in=Attachment.objects.filter(blob_id=blob_id).values("version__document_id")
-        ).select_related("doc_type")
-        for document in documents:
-            search_index_refresh(document)
-    return status
+        for pk, text, status in extracted:
+            updated = Blob.objects.filter(pk=pk, text_status=PENDING).update(
+                text=text, text_status=status
+            )
+            if updated:  # else another worker did it
+                search_text_add(blob_id=pk, text=text)
+            statuses.append(status if updated else "done")
+    return statuses
