@@ -3,7 +3,7 @@
 ``office_setup`` sets up the e-office of the Ministry and the Hanoi Department on the shared ``tree``
 (abbreviations, units, members: a leader, a clerk and specialists), plus a member of the Da Nang
 Department to be the outsider. PDFs are made with fpdf2 in a Vietnamese-capable font, so their
-text (extracted by pdftotext) carries diacritics; ``sign`` adds a real PAdES signature with
+text (extracted by PDFium) carries diacritics; ``sign`` adds a real PAdES signature with
 pyHanko and a throw-away key, the way a leader's signing tool appends one.
 """
 

@@ -1,7 +1,7 @@
 """Text extraction after the commit, for files registered without it (received by exchange).
 
-The inbox answers a partner as soon as a message is verified and registered; pdftotext (a
-subprocess, several milliseconds a file) runs afterwards, in ``office_texts_extract``, enqueued
+The inbox answers a partner as soon as a message is verified and registered; the extraction
+(PDFium, ``actions_files.pdf_text``) runs afterwards, in ``office_texts_extract``, enqueued
 on commit (one sweep a burst of messages). Each pending file is extracted once, then its text
 is added to the search rows of the documents whose current version holds it. The sweep takes
 every file still pending, so a lost enqueue or a worker that died leaves none unsearchable
@@ -86,8 +86,8 @@ def pending_texts_extract(*, sha256s=None, limit: int = 500) -> dict:
 
 
 def _chunk_extract(ids: list[int]) -> list[str]:
-    """A few files at a time: their bytes in one query, pdftotext outside any transaction (it
-    may take seconds), then one transaction writing the texts."""
+    """A few files at a time: their bytes in one query, the text extracted outside any
+    transaction (a long file takes a while), then one transaction writing the texts."""
     rows = Blob.objects.filter(pk__in=ids, text_status=PENDING).values_list("pk", "data")
     extracted = [(pk, *pdf_text(bytes(data))) for pk, data in rows]
     statuses = []
