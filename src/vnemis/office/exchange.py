@@ -29,6 +29,7 @@ import base64
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -432,7 +433,31 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
         if status is not None and _status_record(row, status):
             row.state = State.ACKNOWLEDGED
         row.save(update_fields=fields)
+        if row.attempts > 1:  # it had failed before: the partner may have been away
+            _backlog_release(partner.pk)
     return row.state
+
+
+_released: dict[int, float] = {}  # partner id → when its backlog was last released
+
+
+def _backlog_release(partner_id: int) -> None:
+    """The partner answers again after failures: what waits for it on backoff is due now, so
+    its backlog goes out at once instead of trickling by each message's own backoff (at most
+    once a second a partner and process)."""
+    moment = time.monotonic()
+    with _cache_lock:
+        if _released.get(partner_id, -1.0) > moment - 1:
+            return
+        _released[partner_id] = moment
+    now = timezone.now()
+    waiting = OutboxMessage.objects.filter(
+        partner_id=partner_id, state=State.QUEUED, next_attempt_at__gt=now
+    )
+    ids = list(waiting.order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    if ids:
+        OutboxMessage.objects.filter(pk__in=ids, state=State.QUEUED).update(next_attempt_at=now)
+        transaction.on_commit(lambda: _enqueue(ids))
 
 
 def _retry_later(row: OutboxMessage, error: str) -> str:

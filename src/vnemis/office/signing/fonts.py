@@ -21,7 +21,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools import subset, ttLib
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory, ShapeResult
 
@@ -94,6 +93,8 @@ _lock = threading.Lock()
 @functools.lru_cache(maxsize=64)
 def font_program(path: str, characters: frozenset[str]) -> FontProgram:
     """The subset of the font at ``path`` holding ``characters`` (those it has) and "?"."""
+    from fontTools import subset, ttLib  # here: every process imports this module, few stamp
+
     with _lock:
         font = ttLib.TTFont(io.BytesIO(_full_font(path)))
         cmap = font.getBestCmap()
