@@ -336,6 +336,29 @@ def test_a_receiver_down_is_retried_later_and_the_document_delivered_once(setup,
     assert received(office).count() == 1
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("audit_log_flushable")
+def test_a_partner_answering_again_gets_its_backlog_at_once(setup, live_server):
+    office = setup["office"]
+    exchange._released.clear()
+    setup["at_moet"].inbox_url = f"http://127.0.0.1:{_free_port()}{INBOX}"
+    setup["at_moet"].save()
+    first, second = (
+        exchange.document_send(actor=office.clerk, document=issued(office, subject=s))[0]
+        for s in ("Công văn thứ nhất khi bên nhận vắng", "Công văn thứ hai khi bên nhận vắng")
+    )
+    OutboxMessage.objects.filter(pk=second.pk).update(
+        next_attempt_at=timezone.now() + timezone.timedelta(hours=1)  # backed off far
+    )
+    setup["at_moet"].inbox_url = f"{live_server.url}{INBOX}"
+    setup["at_moet"].save()
+    # the first retry gets through: the second no longer waits its hour (delivered on commit)
+    assert exchange.outbox_deliver(message_id=first.pk, force=True) == "acknowledged"
+    second.refresh_from_db()
+    assert second.state == "acknowledged" and second.attempts == 2, second.last_error
+    assert received(office).count() == 2
+
+
 @pytest.mark.django_db
 def test_a_status_from_an_unknown_sender_or_about_an_unknown_document_is_refused(client, setup):
     from vnemis.office.edxml import ResponseFor, StatusMessage, status_build
