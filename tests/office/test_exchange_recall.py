@@ -9,9 +9,10 @@ from dataclasses import replace
 import httpx
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from vnemis.office import exchange, exchange_business, selectors, workflow
+from vnemis.office import actions, exchange, exchange_business, selectors, workflow
 from vnemis.office.actions_errors import OfficeError
 from vnemis.office.edxml import (
     Business,
@@ -23,7 +24,7 @@ from vnemis.office.edxml import (
 from vnemis.office.models import Assignment, Document, WorkflowStep
 from vnemis.office.models_exchange import BusinessRequest, ExchangeStatus, OutboxMessage
 
-from .test_documents_support import checked, draft_outgoing
+from .test_documents_support import checked, draft_outgoing, pdf_bytes
 from .test_exchange import INBOX, issued, post, received
 
 REASON = "Văn bản ban hành nhầm đối tượng; đề nghị thu hồi để ban hành lại."
@@ -144,6 +145,9 @@ def test_recall_requested_recorded_agreed_and_shown_on_both_sides(wire, client):
     with pytest.raises(OfficeError) as refused:
         workflow.assignment_create(actor=office.so_leader, document=incoming, unit=office.so_vp)
     assert refused.value.code == "handling_closed"
+    with pytest.raises(OfficeError) as refused:  # nor a new version of its files
+        actions.document_version_add(actor=office.so_leader, document=incoming, main=checked())
+    assert refused.value.code == "not_handling"
     pump()
     # 15 travelled back: recorded on the recall, in our log, on our page
     assert codes(row) == ["13", "15"]
@@ -153,6 +157,7 @@ def test_recall_requested_recorded_agreed_and_shown_on_both_sides(wire, client):
     assert 'id="recall-form"' not in ours  # nothing left to recall
     theirs = page(client, office.so_leader, incoming)
     assert "Đã thu hồi" in theirs and 'id="recall-agree-form"' not in theirs
+    assert 'id="upload-form"' not in theirs
     # the Department reported 04 and 15, nothing for the recall itself
     reports = OutboxMessage.objects.filter(document=incoming, kind="status")
     assert sorted(reports.values_list("status_code", flat=True)) == ["04", "15"]
@@ -264,6 +269,48 @@ def test_an_update_gives_the_receiver_new_details_and_a_new_version(wire, client
         exchange_business.document_update_send(
             actor=office.clerk, document=document, reason="x", number=5
         )
+
+
+@pytest.mark.django_db
+def test_the_page_sends_an_update_and_says_what_is_wrong(wire, client):
+    office = wire["office"]
+    document, incoming = sent(wire)
+    assert 'id="update-form"' not in page(client, office.staff, document)  # clerks, leaders
+    ours = page(client, office.clerk, document)
+    assert 'id="update-form"' in ours and document.subject in ours  # filled with its details
+    url = f"/office/documents/{document.pk}/update/"
+    fields = {
+        "subject": document.subject, "priority": document.priority,
+        "due_on": "", "signer_name": document.signer_name,
+        "signer_position": document.signer_position,
+        "signer_competence": document.signer_competence,
+    }  # fmt: skip
+    missing = client.post(url, {**fields, "reason": " "})
+    assert missing.status_code == 400 and "Hãy ghi nội dung cập nhật." in missing.content.decode()
+    unchanged = client.post(url, {**fields, "reason": "Không đổi gì."})
+    assert unchanged.status_code == 400
+    assert "Không có thông tin hay tệp nào thay đổi" in unchanged.content.decode()
+    bad = SimpleUploadedFile("hong.pdf", b"MZ not a pdf", content_type="application/pdf")
+    corrupt = client.post(url, {**fields, "reason": "Thay tệp.", "main_file": bad})
+    assert corrupt.status_code == 400 and "Tệp không phải là PDF" in corrupt.content.decode()
+    assert not OutboxMessage.objects.filter(kind="update").exists()
+
+    new_subject = "Hướng dẫn thực hiện nhiệm vụ năm học (bản cập nhật trên trang)"
+    appendix = SimpleUploadedFile(
+        "phu-luc.pdf", pdf_bytes("Phụ lục danh sách trường"), content_type="application/pdf"
+    )
+    done = client.post(
+        url, {**fields, "subject": new_subject, "reason": "Đính chính trích yếu, thêm phụ lục.",
+              "appendices": [appendix]},
+    )  # fmt: skip
+    assert done.status_code == 302
+    pump()
+    incoming.refresh_from_db()
+    assert incoming.subject == new_subject
+    names = sorted(f.name for f in incoming.versions.latest("number").files.all())
+    assert "phu-luc.pdf" in names and len(names) == 2
+    row = OutboxMessage.objects.get(kind="update")
+    assert codes(row) == ["15"], row.last_error
 
 
 @pytest.mark.django_db

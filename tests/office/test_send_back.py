@@ -4,12 +4,12 @@ closes, the page, and the status 02 with the reason that a partner agency receiv
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from vnemis.office import exchange, workflow
+from vnemis.office import actions, exchange, workflow
 from vnemis.office.actions_errors import OfficeError
 from vnemis.office.models import Assignment, WorkflowStep
 from vnemis.office.models_exchange import ExchangeStatus, OutboxMessage
 
-from .test_documents_support import office_setup, register_incoming
+from .test_documents_support import checked, office_setup, register_incoming
 from .test_exchange import INBOX, issued, received
 
 REASON = "Văn bản không thuộc thẩm quyền giải quyết của Bộ; đề nghị gửi Sở Giáo dục và Đào tạo."
@@ -38,6 +38,9 @@ def test_a_leader_or_clerk_sends_back_with_a_reason_and_the_open_work_closes(tre
     assert refused.value.code == "handling_closed"
     with pytest.raises(OfficeError):
         workflow.incoming_send_back(actor=office.leader, document=document, reason=REASON)
+    with pytest.raises(OfficeError) as refused:  # nor take new files
+        actions.document_version_add(actor=office.clerk, document=document, main=checked())
+    assert refused.value.code == "not_handling"
 
 
 @pytest.mark.django_db

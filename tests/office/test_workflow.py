@@ -421,7 +421,7 @@ def test_a_completed_document_takes_no_more_work(office):
     assert exc.value.code == "handling_closed"
     with pytest.raises(OfficeError) as exc:
         actions.document_version_add(actor=office.clerk, document=incoming, main=checked())
-    assert exc.value.code == "completed"
+    assert exc.value.code == "not_handling"
 
 
 # -- overdue, inbox, dashboard -----------------------------------------------------------------

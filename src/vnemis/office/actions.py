@@ -29,6 +29,7 @@ from vnemis.orgs.scope import is_unrestricted
 from .actions_errors import OfficeError
 from .actions_files import CheckedPdf, blob_store
 from .models import (
+    HANDLING_STATUSES,
     Attachment,
     Blob,
     Confidentiality,
@@ -906,11 +907,12 @@ def document_version_add(
         else:
             _rights_ensure(actor, document.organisation_id)
             _incoming_filer_ensure(actor, document)
-            if document.status == Document.Status.COMPLETED:
+            if document.status not in HANDLING_STATUSES:
                 raise OfficeError(
-                    "completed",
-                    "Văn bản đến đã hoàn thành xử lý nên không thêm tệp được.",
-                    "The incoming document is completed; no files can be added.",
+                    "not_handling",
+                    f"Văn bản đến ở trạng thái “{document.get_status_display()}” nên không thêm"
+                    f" tệp được.",
+                    f"The incoming document is {document.status}; no files can be added.",
                 )
         previous = document.versions.order_by("-number").first()
         version = version_create(

@@ -910,6 +910,7 @@ class BusinessPanel:
     received: list[BusinessRequest] = field(default_factory=list)  # an incoming document
     pending: BusinessRequest | None = None
     can_recall: bool = False
+    can_update: bool = False
     can_decide: bool = False
 
 
@@ -942,9 +943,9 @@ def business_panel(*, viewer, document: Document, owned: bool, member) -> Busine
             entry.recalled = states.get(partner_id) == "recalled"
             entry.recall_open = states.get(partner_id) == "open"
         panel.partners = list(by_partner.values())
-        panel.can_recall = (leader or clerk) and any(
-            p not in states and by_partner[p].partner.active for p in delivered
-        )
+        reachable = [p for p in delivered if by_partner[p].partner.active]
+        panel.can_recall = (leader or clerk) and any(p not in states for p in reachable)
+        panel.can_update = (leader or clerk) and any(states.get(p) != "recalled" for p in reachable)
     elif document.direction == Document.Direction.INCOMING:
         panel.received = list(
             document.business_requests.select_related("partner", "decided_by").order_by("-id")[:50]

@@ -173,6 +173,8 @@ OUTGOING_STATUSES = ("draft", "submitted", "returned", "approved", "issued")
 INCOMING_STATUSES = (
     "registered", "assigned", "in_progress", "completed", "sent_back", "recalled",
 )  # fmt: skip
+# incoming documents still being handled: assignable, files can be added
+HANDLING_STATUSES = ("registered", "assigned", "in_progress")
 
 
 class Document(models.Model):

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from vnemis.orgs.scope import is_unrestricted
 
 from .models import (
+    HANDLING_STATUSES,
     Assignment,
     Document,
     DocumentRecipient,
@@ -491,25 +492,14 @@ def document_permissions(*, viewer, view: DocumentView) -> DocumentPermissions:
     editable = doc.is_outgoing and doc.status in Document.EDITABLE_STATUSES and (drafter or leader)
     has_main = bool(view.versions) and any(f.is_main for f in view.versions[0].files.all())
     pending = next((s for s in view.submissions if s.status == "pending"), None)
-    handling = doc.direction == "incoming" and doc.status in (
-        "registered",
-        "assigned",
-        "in_progress",
-    )
+    handling = doc.direction == "incoming" and doc.status in HANDLING_STATUSES
     return DocumentPermissions(
         assign=handling and leader,
         send_back=handling and (leader or clerk),
         comment=True,
         edit=editable,
         upload=not doc.is_secret
-        and (
-            editable
-            or (
-                doc.direction == "incoming"
-                and doc.status != "completed"
-                and (leader or clerk or bool(view.my_assignments))
-            )
-        ),
+        and (editable or (handling and (leader or clerk or bool(view.my_assignments)))),
         submit=editable and has_main,
         issue=clerk and doc.status == "approved",
         decide=pending if pending is not None and pending.leader_id == viewer.pk else None,

@@ -77,6 +77,7 @@ urlpatterns = [
     path("documents/<int:pk>/recall/", views_recall.recall_request, name="recall_request"),
     path("documents/<int:pk>/recall/agree/", views_recall.recall_agree, name="recall_agree"),
     path("documents/<int:pk>/recall/refuse/", views_recall.recall_refuse, name="recall_refuse"),
+    path("documents/<int:pk>/update/", views_recall.update_send, name="update_send"),
     path("partners/", views_partners.partners, name="partners"),
     path("partners/new/", views_partners.partner_new, name="partner_new"),
     path("partners/<int:pk>/edit/", views_partners.partner_edit, name="partner_edit"),

@@ -54,7 +54,7 @@ def document_or_404(request, pk: int) -> Document:
     return document
 
 
-def _files(form) -> tuple:
+def form_uploads(form) -> tuple:
     """(main, appendices) of a form's uploads, checked; OfficeError if one is bad."""
     main = form.cleaned_data.get("main_file")
     extra = form.cleaned_data.get("appendices") or []
@@ -142,7 +142,7 @@ def detail_render(request, document: Document, *, status: int = 200, bound=None,
         "approve": ApproveForm(auto_id=auto_id("approve")),
         "issue": IssueForm(auto_id=auto_id("issue")),
     }
-    forms.update(recall_forms())
+    forms.update(recall_forms(document))
     forms.update({k: v for k, v in bound.items() if isinstance(k, str)})
     business = business_panel(
         viewer=request.user, document=document, owned=view.owned, member=view.member
@@ -185,7 +185,7 @@ def incoming_new(request):
         data = form.cleaned_data
         parsed = data["number_notation"]
         try:
-            main, appendices = _files(form)
+            main, appendices = form_uploads(form)
             document = actions.incoming_register(
                 actor=request.user,
                 organisation=member.organisation,
@@ -263,7 +263,7 @@ def outgoing_new(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            main, appendices = _files(form)
+            main, appendices = form_uploads(form)
             values = _draft_values(data) | {
                 "recipients": data["recipients"],
                 "direction": data["direction"],
@@ -339,7 +339,7 @@ def document_upload(request, pk: int):
     form = UploadForm(request.POST, request.FILES, auto_id=auto_id("upload"))
     if form.is_valid():
         try:
-            main, appendices = _files(form)
+            main, appendices = form_uploads(form)
             version = actions.document_version_add(
                 actor=request.user, document=document, main=main, appendices=appendices,
                 note=form.cleaned_data["note"],

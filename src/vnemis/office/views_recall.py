@@ -1,7 +1,8 @@
-"""The document page's recall buttons: the issuer asks its recipients to recall a document it
-sent through the exchange; the receiving leader agrees or refuses. Thin: the work and the
-rights are in ``exchange_business``; a refusal goes back onto the form (400), a missing right
-is the 403 page, another organisation's document a 404."""
+"""The document page's recall and update buttons: the issuer asks its recipients to recall a
+document it sent through the exchange, or sends them a corrected one; the receiving leader
+agrees to a recall or refuses it. Thin: the work and the rights are in ``exchange_business``;
+a refusal goes back onto the form (400), a missing right is the 403 page, another
+organisation's document a 404."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,17 +13,17 @@ from django.views.decorators.http import require_POST
 from . import exchange_business, selectors
 from .actions_errors import OfficeError
 from .forms import office_error_to_form
-from .forms_recall import RecallAgreeForm, RecallRefuseForm, RecallRequestForm
-from .views import detail_render, document_or_404
+from .forms_recall import RecallAgreeForm, RecallRefuseForm, RecallRequestForm, UpdateSendForm
+from .views import detail_render, document_or_404, form_uploads
 
 
 def _run(request, pk: int, form_class, *, key: str, run, done: str, refused: str):
     selectors.member_ensure(request.user)
     document = document_or_404(request, pk)
-    form = form_class(request.POST)
+    form = form_class(request.POST, request.FILES)
     if form.is_valid():
         try:
-            run(document, form.cleaned_data)
+            run(document, form)
         except OfficeError as exc:
             office_error_to_form(form, exc)
         else:
@@ -42,8 +43,8 @@ def recall_request(request, pk: int):
         key="recall",
         done=_("Đã gửi đề nghị thu hồi văn bản tới các nơi nhận."),
         refused=_("Chưa gửi được đề nghị thu hồi."),
-        run=lambda document, data: exchange_business.document_recall_request(
-            actor=request.user, document=document, reason=data["reason"]
+        run=lambda document, form: exchange_business.document_recall_request(
+            actor=request.user, document=document, reason=form.cleaned_data["reason"]
         ),
     )
 
@@ -59,8 +60,8 @@ def recall_agree(request, pk: int):
         key="recall_agree",
         done=_("Đã đồng ý thu hồi; văn bản được đánh dấu đã thu hồi và nơi gửi được báo."),
         refused=_("Chưa đồng ý thu hồi được."),
-        run=lambda document, data: exchange_business.recall_agree(
-            actor=request.user, document=document, comment=data["comment"]
+        run=lambda document, form: exchange_business.recall_agree(
+            actor=request.user, document=document, comment=form.cleaned_data["comment"]
         ),
     )
 
@@ -76,7 +77,30 @@ def recall_refuse(request, pk: int):
         key="recall_refuse",
         done=_("Đã từ chối thu hồi; nơi gửi được báo lý do."),
         refused=_("Chưa từ chối thu hồi được."),
-        run=lambda document, data: exchange_business.recall_refuse(
-            actor=request.user, document=document, reason=data["reason"]
+        run=lambda document, form: exchange_business.recall_refuse(
+            actor=request.user, document=document, reason=form.cleaned_data["reason"]
         ),
+    )
+
+
+@login_required
+@require_POST
+def update_send(request, pk: int):
+    """Send the recipients corrected details and/or files of the document (clerks, leaders)."""
+
+    def run(document, form):
+        main, appendices = form_uploads(form)
+        exchange_business.document_update_send(
+            actor=request.user, document=document, reason=form.cleaned_data["reason"],
+            main=main, appendices=appendices, **form.changes(),
+        )  # fmt: skip
+
+    return _run(
+        request,
+        pk,
+        UpdateSendForm,
+        key="update",
+        done=_("Đã gửi văn bản cập nhật tới các nơi nhận."),
+        refused=_("Chưa gửi được văn bản cập nhật."),
+        run=run,
     )

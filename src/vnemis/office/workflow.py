@@ -49,6 +49,7 @@ from .actions import (
 from .actions_errors import OfficeError
 from .actions_files import pdf_check
 from .models import (
+    HANDLING_STATUSES,
     Assignment,
     Blob,
     Document,
@@ -63,7 +64,6 @@ logger = logging.getLogger(__name__)
 Kind = WorkflowStep.Kind
 Role = Assignment.Role
 MAX_TEXT = 5000
-HANDLING_STATUSES = ("registered", "assigned", "in_progress")
 
 
 # -- signature hook ----------------------------------------------------------------------------
