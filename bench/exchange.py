@@ -88,8 +88,8 @@ def _databases(server: str) -> dict[str, str]:
 
 def _cpu_seconds(instance) -> tuple[float, float]:
     """User + system CPU seconds so far of an instance's processes (read before they stop):
-    the granian server with its workers (the server's children), and the task worker with the
-    programs it ran and waited for (pdftotext)."""
+    the granian server with its workers (the server's children), and the task worker with
+    what it ran (text extraction)."""
     tick, totals = os.sysconf("SC_CLK_TCK"), []
     for process in (instance.process, instance.worker_process):
         total = 0
@@ -233,10 +233,8 @@ def main() -> None:
     restarted = threading.Event()
     restarts = 0
     receiver_cpu: list[tuple[float, float]] = []  # (server, task worker) at each stop
-    down: list[float] = []
-    marks: list[
-        tuple
-    ] = []  # (went away, answered again), seconds from the start  # seconds B was away at each restart (stop, start, first answer)
+    down: list[float] = []  # seconds B was away at each restart
+    marks: list[tuple] = []  # (told to stop, server stopped, answered again), from the start
 
     def deliver(pk: int) -> str:
         nonlocal acknowledged, restarts
@@ -252,9 +250,7 @@ def main() -> None:
             if due:
                 t_down = time.perf_counter()
                 receiver_cpu.append(_cpu_seconds(b))
-                b.stop()
-                stopped = time.perf_counter()
-                b.start()
+                stopped = t_down + b.restart()
                 down.append(time.perf_counter() - t_down)
                 marks.append(
                     tuple(round(t - t0, 2) for t in (t_down, stopped, time.perf_counter()))
@@ -322,8 +318,8 @@ def main() -> None:
     )
     print(
         f"  CPU: sender {sender_cpu:.1f} s, receiver (server, workers, task worker)"
-        f" {sum(map(sum, receiver_cpu)):.1f} s (server {receiver_server:.1f}, task worker with"
-        f" pdftotext {receiver_worker:.1f}); the whole machine {machine:.1f} s while delivering"
+        f" {sum(map(sum, receiver_cpu)):.1f} s (server {receiver_server:.1f}, task worker"
+        f" {receiver_worker:.1f}); the whole machine {machine:.1f} s while delivering"
     )
     print(f"  outbox states: {states}")
     print(f"  at B: {sum(at_b.values())} registered, {lost} lost, {duplicated} duplicated")

@@ -11,6 +11,10 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vnemis.config.settings.dev")
+    if len(argv) > 1 and argv[1] == "serve":
+        import gc
+
+        gc.disable()  # until the application is loaded and frozen (config/wsgi.py)
     if len(argv) > 1 and argv[1] == "worker":
         argv[1] = "db_worker"
         if "--skip-checks" not in argv:

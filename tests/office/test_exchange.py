@@ -4,6 +4,7 @@ Django's client for every refusal; delivery, retries and status reports go over 
 the live server."""
 
 import socket
+import time
 
 import pytest
 from django.utils import timezone
@@ -355,8 +356,51 @@ def test_a_partner_answering_again_gets_its_backlog_at_once(setup, live_server):
     # the first retry gets through: the second no longer waits its hour (delivered on commit)
     assert exchange.outbox_deliver(message_id=first.pk, force=True) == "acknowledged"
     second.refresh_from_db()
-    assert second.state == "acknowledged" and second.attempts == 2, second.last_error
+    # (held while the partner was away, it was first tried now)
+    assert second.state == "acknowledged" and second.attempts == 1, second.last_error
     assert received(office).count() == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("audit_log_flushable")
+def test_a_partner_refusing_connections_is_not_tried_again_for_a_moment(
+    setup, live_server, monkeypatch
+):
+    office = setup["office"]
+    setup["at_moet"].inbox_url = f"http://127.0.0.1:{_free_port()}{INBOX}"
+    setup["at_moet"].save()
+    tries = []
+    client = exchange._client()
+    real_post = client.post
+    monkeypatch.setattr(client, "post", lambda *a, **k: tries.append(1) or real_post(*a, **k))
+    first, second, third = (
+        exchange.document_send(actor=office.clerk, document=issued(office, subject=s))[0]
+        for s in ("Công văn một", "Công văn hai", "Công văn ba")
+    )
+    first.refresh_from_db()
+    assert first.attempts == 1 and "Connect" in first.last_error and len(tries) == 1
+    # the others wait for the hold to end: no connection, no attempt counted
+    for row in (second, third):
+        row.refresh_from_db()
+        assert row.state == "queued" and row.attempts == 0, row.last_error
+        assert "refused a connection moments ago" in row.last_error
+        assert row.next_attempt_at <= timezone.now() + timezone.timedelta(seconds=1)
+    assert len(tries) == 1
+    # after the hold, the partner is tried again
+    monkeypatch.setattr(exchange, "UNREACHABLE_HOLD", 0.0)
+    time.sleep(1.05)
+    assert exchange.outbox_deliver(message_id=second.pk, force=True) == "queued"
+    assert len(tries) == 2
+    second.refresh_from_db()
+    assert second.attempts == 1
+    # saving the partner (its address corrected) ends a hold at once
+    monkeypatch.setattr(exchange, "UNREACHABLE_HOLD", 60.0)
+    assert exchange.outbox_deliver(message_id=third.pk, force=True) == "queued"
+    assert len(tries) == 3 and exchange._unreachable
+    setup["at_moet"].inbox_url = f"{live_server.url}{INBOX}"
+    setup["at_moet"].save()
+    assert exchange.outbox_deliver(message_id=third.pk, force=True) == "acknowledged"
+    assert not exchange._unreachable
 
 
 @pytest.mark.django_db

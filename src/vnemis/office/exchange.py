@@ -37,6 +37,7 @@ import httpx
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -388,7 +389,10 @@ def _client() -> httpx.Client:
 
 def outbox_deliver(*, message_id: int, force: bool = False) -> str:
     """Deliver one outbox message if it is due; returns its state afterwards."""
-    row = OutboxMessage.objects.select_related("partner").filter(pk=message_id).first()
+    rows = OutboxMessage.objects.select_related("partner")
+    if _unreachable:  # a partner is held: its messages wait without their bytes being read
+        rows = rows.defer("data")
+    row = rows.filter(pk=message_id).first()
     if row is None:
         return "missing"
     if row.state in (State.ACKNOWLEDGED, State.FAILED) or (
@@ -401,13 +405,19 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
     if row.state == State.SENT:  # delivered, answer not yet 03: nothing to resend
         return row.state
     partner = row.partner
+    held = _unreachable_until(partner.pk)
+    if held:
+        return _wait_for_partner(row, held)
     url = partner.inbox_url if row.kind != OutboxMessage.Kind.STATUS else partner.status_endpoint
     try:
         answer = _client().post(
             url, content=bytes(row.data), headers={"Content-Type": CONTENT_TYPE}
         )
     except httpx.HTTPError as exc:
+        if isinstance(exc, httpx.ConnectError):
+            _unreachable_hold(partner.pk)
         return _retry_later(row, f"{type(exc).__name__}: {exc}"[:1000])
+    _unreachable.pop(partner.pk, None)
     if answer.status_code >= 500 or answer.status_code in (408, 429):
         return _retry_later(
             row, f"HTTP {answer.status_code}: {_answer_description(answer.content)}"
@@ -435,6 +445,53 @@ def outbox_deliver(*, message_id: int, force: bool = False) -> str:
         row.save(update_fields=fields)
         if row.attempts > 1:  # it had failed before: the partner may have been away
             _backlog_release(partner.pk)
+    return row.state
+
+
+# partner id → (monotonic, wall clock) until which it is not tried: it refused a connection
+_unreachable: dict[int, tuple[float, object]] = {}
+
+
+UNREACHABLE_HOLD = 1.0  # seconds (at most the base backoff)
+
+
+def _unreachable_hold(partner_id: int) -> None:
+    """The partner refused a connection (its server is down or restarting): for a second its
+    other messages wait without trying, instead of each failing on its own (a batch of them
+    would only load this host and the database while the partner comes back). Saving the
+    partner ends the hold."""
+    hold = min(_backoff(1), timedelta(seconds=UNREACHABLE_HOLD))
+    _unreachable[partner_id] = (time.monotonic() + hold.total_seconds(), timezone.now() + hold)
+
+
+def _unreachable_forget(sender, instance, **kwargs) -> None:  # a signal receiver
+    _unreachable.pop(instance.pk, None)
+
+
+post_save.connect(_unreachable_forget, sender=ExchangePartner, weak=False)
+
+
+def _unreachable_until(partner_id: int):
+    """When a held partner may be tried again (a datetime), or None."""
+    entry = _unreachable.get(partner_id)
+    if entry is None:
+        return None
+    if entry[0] <= time.monotonic():
+        _unreachable.pop(partner_id, None)
+        return None
+    return entry[1]
+
+
+def _wait_for_partner(row: OutboxMessage, until) -> str:
+    """Not tried: due again when the partner's hold ends, the attempt not counted."""
+    row.next_attempt_at = until
+    row.last_error = (
+        "ConnectError: the partner refused a connection moments ago; tried again after"
+        f" {timezone.localtime(until):%H:%M:%S}"
+    )
+    row.save(update_fields=["last_error", "next_attempt_at"])
+    pk = row.pk
+    transaction.on_commit(lambda: _enqueue([pk], run_after=until))
     return row.state
 
 

@@ -134,6 +134,17 @@ def issued_documents_create(
     return [d.pk for d in documents]
 
 
+def _wait_or_kill(process) -> None:
+    """Wait for a process told to stop; killed if it has not stopped within 20 s."""
+    if process is None:
+        return
+    try:
+        process.wait(timeout=20)
+    except Exception:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class Instance:
     """One vnemis instance in processes of its own: its database (a SQLite file in its var
     directory, or ``database_url``), migrated and seeded by ``run``, served by granian
@@ -193,16 +204,15 @@ class Instance:
         out = self.run("-m", "vnemis.office.exchange_instance", name, json.dumps(payload))
         return json.loads(out.strip().splitlines()[-1])
 
-    def start(self, *, wait: float = 60) -> None:
+    def start(self, *, wait: float = 60, previous_worker=None) -> None:
         import socket
         import subprocess  # nosec
         import time
 
         log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(self.workers), "--backpressure", "1",
-             "vnemis.config.wsgi:application"],
+            [sys.executable, "-m", "vnemis.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(self.workers), "--backpressure", "1"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
         )  # fmt: skip
         deadline = time.monotonic() + wait
@@ -229,6 +239,7 @@ class Instance:
         # The task worker starts once the server answers (a restart serves first), and its
         # background work yields to the requests, as a service's Nice= would.
         if self.worker:
+            _wait_or_kill(previous_worker)
             self.worker_process = subprocess.Popen(
                 ["/usr/bin/nice", "-n", "10", sys.executable, "-m", "vnemis.cli", "worker", "--interval", "0.2"],
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
@@ -239,12 +250,26 @@ class Instance:
         for process in running:  # all told at once: they wind down side by side
             process.terminate()
         for process in running:
-            try:
-                process.wait(timeout=20)
-            except Exception:
-                process.kill()
-                process.wait(timeout=10)
+            _wait_or_kill(process)
         self.process = self.worker_process = None
+
+    def restart(self) -> float:
+        """Both services restarted at once, as two units of one host would be: the server
+        serves again as soon as it can, while the old task worker (niced, so slower to wind
+        down under load) finishes; the new worker starts after it has. Returns the seconds
+        the old server took to stop."""
+        import time
+
+        began = time.perf_counter()
+        server, worker = self.process, self.worker_process
+        for process in (server, worker):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        _wait_or_kill(server)
+        stopped = time.perf_counter() - began
+        self.process = self.worker_process = None
+        self.start(previous_worker=worker)
+        return stopped
 
     def query(self, sql: str, params=()) -> list[tuple]:
         """Rows of one query on the instance's database (``?`` placeholders for both)."""
