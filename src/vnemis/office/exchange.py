@@ -966,11 +966,19 @@ def _status_queue(document: Document, code: str, step) -> OutboxMessage | None:
     )  # fmt: skip
     if existing.exists():
         return None
-    organ, _day, number_notation = inbox.edxml_id.split(",", 2)
     vi, en = STATUS_CODES[code]
     if code == "02":  # sent back after registration: the reason, as the receiver wrote it
         vi = f"Văn bản bị trả lại sau khi vào sổ. Lý do: {step.comment}"
         en = f"The document was returned after registration. Reason (in Vietnamese): {step.comment}"
+    return status_report_queue(inbox, document, code, vi, en)
+
+
+def status_report_queue(
+    inbox: InboxMessage, document: Document, code: str, vi: str, en: str, business_key: str = ""
+) -> OutboxMessage:
+    """A signed status message about a document we received, to the partner that sent it: an
+    outbox row, delivered after the commit."""
+    organ, _day, number_notation = inbox.edxml_id.split(",", 2)
     data = _status_bytes(
         response_for=ResponseFor(organ, number_notation, document.issued_on, inbox.edxml_id),
         us=organ_of(document.organisation_id),
@@ -986,6 +994,7 @@ def _status_queue(document: Document, code: str, step) -> OutboxMessage | None:
         partner=inbox.partner,
         edxml_id=inbox.edxml_id,
         status_code=code,
+        business_key=business_key,
         data=data,
     )
     pk = row.pk

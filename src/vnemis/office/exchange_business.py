@@ -753,28 +753,9 @@ def _answer_queue(request: BusinessRequest, document: Document, code: str, vi: s
     if not inbox.partner.active:
         logger.warning("exchange: partner %s stopped; status %s not sent", inbox.partner_id, code)
         return None
-    organ, _day, number_notation = inbox.edxml_id.split(",", 2)
-    data = exchange._status_bytes(
-        response_for=ResponseFor(organ, number_notation, document.issued_on, inbox.edxml_id),
-        us=exchange.organ_of(document.organisation_id),
-        organisation_id=document.organisation_id,
-        code=code,
-        vi=vi,
-        en=en,
+    return exchange.status_report_queue(
+        inbox, document, code, vi, en, business_key=f"request:{request.pk}"
     )
-    row = OutboxMessage.objects.create(
-        kind=OutboxMessage.Kind.STATUS,
-        organisation_id=document.organisation_id,
-        document=document,
-        partner=inbox.partner,
-        edxml_id=inbox.edxml_id,
-        status_code=code,
-        business_key=f"request:{request.pk}",
-        data=data,
-    )
-    pk = row.pk
-    transaction.on_commit(lambda: exchange._enqueue([pk]))
-    return row
 
 
 def recall_agree(*, actor, document: Document, comment: str = "") -> WorkflowStep:
