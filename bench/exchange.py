@@ -74,16 +74,9 @@ def _pdfs(count: int, *, p12: bytes | None) -> list[bytes]:
 
 def _databases(server: str) -> dict[str, str]:
     """Two fresh PostgreSQL databases, one per instance."""
-    import psycopg
+    from vnemis.office.exchange_instance import postgres_database_fresh
 
-    urls = {}
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        for name in ("a", "b"):
-            database = f"vnemis_bench_exchange_{name}"
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{database}"')
-            urls[name] = f"{server}/{database}"
-    return urls
+    return {n: postgres_database_fresh(server, f"vnemis_bench_exchange_{n}") for n in ("a", "b")}
 
 
 def _cpu_seconds(instance) -> tuple[float, float]:

@@ -2,8 +2,11 @@
 
 This test process is the Ministry (000.00.00.G09, the live server on the test database); the
 other instance is the Da Nang Department (000.00.02.H48): a granian server process of its own
-with its own SQLite file and var directory, migrated and seeded (its organisation, clerk,
+with its own database (a PostgreSQL database of its own when the suite runs on PostgreSQL,
+else a SQLite file) and var directory, migrated and seeded (its organisation, clerk,
 leader, seal from another CA, and the Ministry as partner) before it starts."""
+
+import os
 
 import httpx
 import pytest
@@ -11,7 +14,11 @@ from django.utils import timezone
 
 from vnemis.office import exchange
 from vnemis.office.edxml import message_build, status_parse
-from vnemis.office.exchange_instance import Instance
+from vnemis.office.exchange_instance import (
+    Instance,
+    postgres_database_drop,
+    postgres_database_fresh,
+)
 from vnemis.office.models_exchange import ExchangePartner, ExchangeStatus, OutboxMessage
 
 from .test_documents_support import office_setup
@@ -28,15 +35,35 @@ B_NAME = "Sở GD&ĐT Đà Nẵng (máy chủ B)"
 
 @pytest.fixture(scope="module")
 def other(tmp_path_factory, other_ca):
-    """Instance B, migrated once for the module (seeded per test below)."""
+    """Instance B, migrated once for the module (seeded per test below): on a PostgreSQL
+    database of its own when the suite runs on PostgreSQL, else on its SQLite file."""
     directory = tmp_path_factory.mktemp("instance-b")
-    instance = Instance(directory, _free_port())
-    instance.migrate()
-    _issued, p12 = _seal(other_ca, B_NAME)
-    (directory / "seal.p12").write_bytes(p12)
-    instance.seeded = False
-    yield instance
-    instance.stop()
+    ours = os.environ.get("DATABASE_URL", "")
+    database_url = ""
+    if ours.startswith(("postgres://", "postgresql://")):
+        database_url = postgres_database_fresh(
+            ours.rsplit("/", 1)[0], f"vnemis_instance_b_{os.getpid()}"
+        )
+    instance = Instance(directory, _free_port(), database_url=database_url)
+    try:
+        instance.migrate()
+        _issued, p12 = _seal(other_ca, B_NAME)
+        (directory / "seal.p12").write_bytes(p12)
+        instance.seeded = False
+        yield instance
+    finally:
+        instance.stop()
+        if database_url:
+            postgres_database_drop(database_url)
+
+
+def test_the_other_instance_runs_on_the_suites_kind_of_database(other):
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        name = other.database_url.rsplit("/", 1)[1]
+        assert other.query("SELECT current_database()") == [(name,)]
+    else:
+        assert not other.database_url and other.database.is_file()
+    assert other.query("SELECT COUNT(*) FROM django_migrations")[0][0] > 0  # migrated
 
 
 @pytest.fixture

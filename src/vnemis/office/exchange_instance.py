@@ -134,6 +134,25 @@ def issued_documents_create(
     return [d.pk for d in documents]
 
 
+def postgres_database_fresh(server: str, name: str) -> str:
+    """An empty PostgreSQL database ``name`` on ``server`` (``postgres://user@host:port``), any
+    earlier one of that name dropped first; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+def postgres_database_drop(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _wait_or_kill(process) -> None:
     """Wait for a process told to stop; killed if it has not stopped within 20 s."""
     if process is None:
@@ -272,12 +291,14 @@ class Instance:
         return stopped
 
     def query(self, sql: str, params=()) -> list[tuple]:
-        """Rows of one query on the instance's database (``?`` placeholders for both)."""
+        """Rows of one statement on the instance's database (``?`` placeholders for both; none
+        for a statement that returns none)."""
         if self.database_url:
             import psycopg
 
             with psycopg.connect(self.database_url) as db:
-                return db.execute(sql.replace("?", "%s"), params).fetchall()
+                cursor = db.execute(sql.replace("?", "%s"), params)
+                return cursor.fetchall() if cursor.description else []
         import sqlite3
 
         with sqlite3.connect(self.database, timeout=30) as db:
