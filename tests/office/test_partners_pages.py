@@ -301,6 +301,45 @@ def test_a_duplicate_organ_id_is_refused_on_create_and_on_edit(client, office, c
 
 
 @pytest.mark.django_db
+def test_the_organ_id_of_a_partner_documents_went_to_or_came_from_stays(client, setup):
+    office, at_moet, at_so = setup["office"], setup["at_moet"], setup["at_so"]
+    client.force_login(office.leader)
+    changed = client.post(edit_url(at_moet), {
+        "name": at_moet.name, "organ_id": "000.00.05.H31", "inbox_url": at_moet.inbox_url,
+        "status_url": "", "trusted_ca_pem": at_moet.trusted_ca_pem,
+        "certificate_fingerprint": "",
+    })  # fmt: skip
+    assert changed.status_code == 302  # nothing exchanged yet: it may still be corrected
+    at_moet.refresh_from_db()
+    assert at_moet.organ_id == "000.00.05.H31"
+    at_moet.organ_id = "000.00.01.H26"
+    at_moet.save()
+
+    exchange.document_send(actor=office.clerk, document=issued(office))  # one sent to it
+    refused = client.post(edit_url(at_moet), {
+        "name": "Sở GD&ĐT Hà Nội (mới)", "organ_id": "000.00.05.H31",
+        "inbox_url": at_moet.inbox_url, "status_url": "",
+        "trusted_ca_pem": at_moet.trusted_ca_pem, "certificate_fingerprint": "",
+    })  # fmt: skip
+    assert refused.status_code == 400
+    assert "không đổi được mã định danh" in " ".join(refused.context["form"].errors["organ_id"])
+    at_moet.refresh_from_db()
+    assert (at_moet.organ_id, at_moet.name) == ("000.00.01.H26", "Sở GD&ĐT Hà Nội")
+    _edit_post(client, at_moet, name="Sở GD&ĐT Hà Nội (mới)")  # its other fields may change
+    assert at_moet.name == "Sở GD&ĐT Hà Nội (mới)"
+
+    data, _ = signed_message(setup)  # one received from the Ministry by the Department
+    assert post(client, data).status_code == 200
+    with pytest.raises(OfficeError) as locked:
+        actions_partners.partner_save(
+            actor=office.so_leader, organisation=office.so_hn, partner=at_so,
+            organ_id="000.00.00.G10", name=at_so.name, inbox_url=at_so.inbox_url,
+            trusted_ca_pem=at_so.trusted_ca_pem,
+        )  # fmt: skip
+    assert (locked.value.code, locked.value.field) == ("partner_organ_id_locked", "organ_id")
+
+
+@pytest.mark.django_db
 def test_an_oversized_upload_is_refused_before_it_is_read(client, office, ca):
     client.force_login(office.leader)
     big = ca.certificate_pem() + b"#" * (64 * 1024)

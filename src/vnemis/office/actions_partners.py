@@ -205,6 +205,15 @@ def ca_pem_clean(value: str | bytes, *, now: datetime | None = None) -> str:
 
 
 @transaction.atomic
+def _has_exchanged(partner: ExchangePartner) -> bool:
+    """Whether messages went to or came from the partner: their DocumentIds and the documents
+    registered from it name its OrganId, which therefore stays as it is."""
+    return (
+        OutboxMessage.objects.filter(partner=partner).exists()
+        or InboxMessage.objects.filter(partner=partner).exists()
+    )
+
+
 def partner_save(
     *,
     actor,
@@ -261,6 +270,15 @@ def partner_save(
         f"The organisation already has a partner with OrganId {organ_id}; edit that one instead.",
         "organ_id",
     )
+    if partner is not None and partner.organ_id != organ_id and _has_exchanged(partner):
+        raise _error(
+            "partner_organ_id_locked",
+            f"Đã có văn bản gửi tới hoặc nhận từ {partner.organ_id} nên không đổi được mã định"
+            " danh: hãy ngừng cơ quan này và thêm cơ quan liên thông mới.",
+            f"Documents were exchanged with {partner.organ_id}, so its OrganId cannot change:"
+            " stop this partner and add a new one.",
+            "organ_id",
+        )
     taken = ExchangePartner.objects.filter(organisation=organisation, organ_id=organ_id)
     if partner is not None:
         taken = taken.exclude(pk=partner.pk)
