@@ -7,6 +7,19 @@ from vnemis.office.signing.dev_ca import ca_create, dev_ca_write
 from .helpers import issue, make_pdf
 
 
+@pytest.fixture(autouse=True)
+def _exchange_process_state():
+    """No partner hold or backlog release of one test carries into the next (they live in the
+    process, keyed by partner id, and ids repeat between tests)."""
+    from vnemis.office import exchange
+
+    exchange._unreachable.clear()
+    exchange._released.clear()
+    yield
+    exchange._unreachable.clear()
+    exchange._released.clear()
+
+
 @pytest.fixture(scope="session")
 def ca():
     return ca_create(organisation="Sở GD&ĐT Hà Nội")

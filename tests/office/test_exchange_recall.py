@@ -4,6 +4,8 @@ through the real inbox and status views: the outbox's HTTP client is given a tra
 hands each request to Django's test client, and ``pump`` delivers what is queued, as the worker
 would. Messages a hostile or broken partner could send are posted to the inbox directly."""
 
+import html
+import re
 from dataclasses import replace
 
 import httpx
@@ -311,6 +313,38 @@ def test_the_page_sends_an_update_and_says_what_is_wrong(wire, client):
     assert "phu-luc.pdf" in names and len(names) == 2
     row = OutboxMessage.objects.get(kind="update")
     assert codes(row) == ["15"], row.last_error
+
+
+@pytest.mark.django_db
+def test_a_page_opened_before_a_correction_sends_only_what_its_user_changed(wire, client):
+    office = wire["office"]
+    document, incoming = sent(wire)
+    stale = page(client, office.clerk, document)  # the clerk opens the page
+    corrected = "Hướng dẫn năm học 2026-2027 (đã đính chính)"
+    exchange_business.document_update_send(
+        actor=office.leader, document=document, reason="Đính chính trích yếu.", subject=corrected
+    )
+    # the clerk, on the page as it was, adds an appendix only
+    shown = {  # (an empty value is rendered without its attribute)
+        name: re.search(rf'name="initial-{name}"(?: value="([^"]*)")?', stale).group(1) or ""
+        for name in exchange_business.UPDATE_FIELDS
+    }
+    data = {name: html.unescape(value) for name, value in shown.items()}
+    data.update({f"initial-{k}": v for k, v in data.items()})
+    appendix = SimpleUploadedFile(
+        "phu-luc.pdf", pdf_bytes("Phụ lục"), content_type="application/pdf"
+    )
+    done = client.post(
+        f"/office/documents/{document.pk}/update/",
+        {**data, "reason": "Bổ sung phụ lục.", "appendices": [appendix]},
+    )
+    assert done.status_code == 302, done.content.decode()[:2000]
+    document.refresh_from_db()
+    assert document.subject == corrected  # not undone by the older page
+    pump()
+    incoming.refresh_from_db()
+    assert incoming.subject == corrected
+    assert sorted(codes(r) for r in OutboxMessage.objects.filter(kind="update")) == [["15"], ["15"]]
 
 
 @pytest.mark.django_db

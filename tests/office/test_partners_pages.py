@@ -339,6 +339,22 @@ def test_the_organ_id_of_a_partner_documents_went_to_or_came_from_stays(client, 
     assert (locked.value.code, locked.value.field) == ("partner_organ_id_locked", "organ_id")
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.usefixtures("audit_log_flushable")
+def test_an_edit_commits_with_its_audit_entry_outside_a_test_transaction(client, office, ca):
+    # (the tests above run inside a transaction; a real request does not)
+    partner = actions_partners.partner_save(
+        actor=office.leader, organisation=office.moet, **_fields(ca)
+    )
+    client.force_login(office.leader)
+    response = client.post(edit_url(partner), form_data(ca, name="Văn phòng Chính phủ (sửa)"))
+    assert response.status_code == 302
+    partner.refresh_from_db()
+    assert partner.name == "Văn phòng Chính phủ (sửa)"
+    audits = AuditEntry.objects.filter(object_type="exchange_partner", object_id=str(partner.pk))
+    assert sorted(audits.values_list("action", flat=True)) == ["create", "update"]
+
+
 @pytest.mark.django_db
 def test_an_oversized_upload_is_refused_before_it_is_read(client, office, ca):
     client.force_login(office.leader)

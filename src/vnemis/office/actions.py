@@ -893,7 +893,7 @@ def document_version_add(
 ) -> DocumentVersion:
     """A new version of the document's files: the previous files kept, the main file replaced
     by ``main`` if given, ``appendices`` added. Drafts (drafter or leader) and incoming
-    documents not yet completed (clerk, leader or a handler)."""
+    documents while they are handled (clerk, leader or a handler)."""
     if main is None and not appendices:
         raise OfficeError(
             "no_files", "Hãy chọn ít nhất một tệp PDF.", "Choose at least one PDF file.",

@@ -204,7 +204,6 @@ def ca_pem_clean(value: str | bytes, *, now: datetime | None = None) -> str:
 # -- writes ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def _has_exchanged(partner: ExchangePartner) -> bool:
     """Whether messages went to or came from the partner: their DocumentIds and the documents
     registered from it name its OrganId, which therefore stays as it is."""
@@ -214,6 +213,7 @@ def _has_exchanged(partner: ExchangePartner) -> bool:
     )
 
 
+@transaction.atomic
 def partner_save(
     *,
     actor,

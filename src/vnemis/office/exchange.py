@@ -390,7 +390,7 @@ def _client() -> httpx.Client:
 def outbox_deliver(*, message_id: int, force: bool = False) -> str:
     """Deliver one outbox message if it is due; returns its state afterwards."""
     rows = OutboxMessage.objects.select_related("partner")
-    if _unreachable:  # a partner is held: its messages wait without their bytes being read
+    if _holding():  # a partner is held: its messages wait without their bytes being read
         rows = rows.defer("data")
     row = rows.filter(pk=message_id).first()
     if row is None:
@@ -469,6 +469,17 @@ def _unreachable_forget(sender, instance, **kwargs) -> None:  # a signal receive
 
 
 post_save.connect(_unreachable_forget, sender=ExchangePartner, weak=False)
+
+
+def _holding() -> bool:
+    """Whether any partner is held now (ended holds are dropped)."""
+    if not _unreachable:
+        return False
+    now = time.monotonic()
+    for partner_id, entry in list(_unreachable.items()):
+        if entry[0] <= now:
+            _unreachable.pop(partner_id, None)
+    return bool(_unreachable)
 
 
 def _unreachable_until(partner_id: int):

@@ -287,7 +287,11 @@ class Instance:
         _wait_or_kill(server)
         stopped = time.perf_counter() - began
         self.process = self.worker_process = None
-        self.start(previous_worker=worker)
+        try:
+            self.start(previous_worker=worker)
+        except Exception:
+            _wait_or_kill(worker)  # not left behind when the new server does not come up
+            raise
         return stopped
 
     def query(self, sql: str, params=()) -> list[tuple]:

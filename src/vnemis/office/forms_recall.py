@@ -94,11 +94,16 @@ class UpdateSendForm(forms.Form):
         if document is not None:
             kwargs.setdefault("initial", {n: getattr(document, n) for n in UPDATE_FIELDS})
         super().__init__(*args, **kwargs)
+        for name in UPDATE_FIELDS:  # the values shown travel with the form: see changes()
+            self.fields[name].show_hidden_initial = True
         _styled(self)
 
     def changes(self) -> dict:
-        """The detail fields to hand to ``document_update_send`` (it keeps only what differs)."""
-        return {name: self.cleaned_data[name] for name in UPDATE_FIELDS}
+        """Only the details the user changed on the page: a field left as shown is not sent,
+        so a page opened before someone else's correction does not undo it."""
+        return {
+            name: self.cleaned_data[name] for name in UPDATE_FIELDS if name in self.changed_data
+        }
 
 
 def recall_forms(document: Document | None = None) -> dict:

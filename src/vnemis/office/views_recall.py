@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import exchange_business, selectors
+from .actions import _rights_ensure
 from .actions_errors import OfficeError
 from .forms import office_error_to_form
 from .forms_recall import RecallAgreeForm, RecallRefuseForm, RecallRequestForm, UpdateSendForm
@@ -89,7 +90,8 @@ def update_send(request, pk: int):
     """Send the recipients corrected details and/or files of the document (clerks, leaders)."""
 
     def run(document, form):
-        main, appendices = form_uploads(form)
+        _rights_ensure(request.user, document.organisation_id, leader=True, clerk=True)
+        main, appendices = form_uploads(form)  # the files are read only for those who may
         exchange_business.document_update_send(
             actor=request.user, document=document, reason=form.cleaned_data["reason"],
             main=main, appendices=appendices, **form.changes(),

@@ -3,7 +3,9 @@
 The application is imported here, in granian's main process, before it forks its workers: they
 start with it loaded (a restart serves again after one import instead of one a worker, which on
 a busy host is most of the restart) and share its memory pages until they write to them. Safe
-to fork: importing it opens no database connection and starts no thread.
+to fork: importing it opens no database connection and starts no thread (any connection is
+closed before the fork all the same). A SIGHUP reload re-forks workers from this process, so
+it serves the code loaded at start: restart the service to deploy new code.
 """
 
 import os
@@ -48,9 +50,14 @@ class Command(BaseCommand):
             *(["--backpressure", str(backpressure)] if backpressure else []),
             "vnemis.config.wsgi:application",
         ]
+        from django.core.cache import caches
+        from django.db import connections
         from granian.cli import cli
 
         import vnemis.config.wsgi  # noqa: F401 - the workers are forked with it loaded
+
+        connections.close_all()  # nothing opened while importing may be shared by the workers
+        caches.close_all()
 
         # granian's own command line, in this process (its GRANIAN_* variables apply too)
         cli.main(args=granian, prog_name="granian", auto_envvar_prefix="GRANIAN")
