@@ -76,3 +76,29 @@ def setup(tree, ca, other_ca):
     from .test_exchange import exchange_setup
 
     return exchange_setup(tree, ca, other_ca)
+
+
+@pytest.fixture
+def wire(monkeypatch, setup):
+    """The outbox's HTTP client, wired to this process's inbox and status views (recall,
+    update and replacement tests: ``test_exchange_recall.pump`` delivers what is queued)."""
+    import httpx
+    from django.test import Client
+
+    from vnemis.office import exchange
+
+    from .test_exchange import INBOX
+
+    web = Client()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = web.post(request.url.path, data=request.content, content_type="application/xml")
+        return httpx.Response(answer.status_code, content=answer.content)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    monkeypatch.setattr(exchange, "_client", lambda: client)
+    for partner in (setup["at_so"], setup["at_moet"]):
+        partner.inbox_url = f"http://partner.test{INBOX}"
+        partner.save()
+    yield setup
+    client.close()

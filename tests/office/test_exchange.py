@@ -76,8 +76,8 @@ def exchange_setup(tree, ca, other_ca) -> dict:
     return {"office": office, "at_so": at_so, "at_moet": at_moet, "stranger": stranger}
 
 
-def issued(office, subject="Hướng dẫn thực hiện nhiệm vụ năm học 2026-2027"):
-    draft = draft_outgoing(office, subject=subject)
+def issued(office, subject="Hướng dẫn thực hiện nhiệm vụ năm học 2026-2027", **draft):
+    draft = draft_outgoing(office, subject=subject, **draft)
     submission = workflow.submission_create(
         actor=office.staff, document=draft, leader=office.leader
     )

@@ -8,11 +8,9 @@ import html
 import re
 from dataclasses import replace
 
-import httpx
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from vnemis.office import actions, exchange, exchange_business, selectors, workflow
 from vnemis.office.actions_errors import OfficeError
@@ -27,29 +25,11 @@ from vnemis.office.models import Assignment, Document, WorkflowStep
 from vnemis.office.models_exchange import BusinessRequest, ExchangeStatus, OutboxMessage
 
 from .test_documents_support import checked, draft_outgoing, pdf_bytes
-from .test_exchange import INBOX, issued, post, received
+from .test_exchange import issued, post, received
 
 REASON = "Văn bản ban hành nhầm đối tượng; đề nghị thu hồi để ban hành lại."
 REFUSAL = "Văn bản đã được triển khai tới các trường; đề nghị ban hành văn bản đính chính."
 Kind = WorkflowStep.Kind
-
-
-@pytest.fixture
-def wire(monkeypatch, setup):
-    """The outbox's HTTP client, wired to this process's inbox and status views."""
-    web = Client()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        answer = web.post(request.url.path, data=request.content, content_type="application/xml")
-        return httpx.Response(answer.status_code, content=answer.content)
-
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    monkeypatch.setattr(exchange, "_client", lambda: client)
-    for partner in (setup["at_so"], setup["at_moet"]):
-        partner.inbox_url = f"http://partner.test{INBOX}"
-        partner.save()
-    yield setup
-    client.close()
 
 
 def pump() -> None:
@@ -500,9 +480,10 @@ def test_malformed_business_blocks_are_refused_before_anything_is_recorded(wire,
         post(client, exchange._sign(no_id, office.moet.pk)), 400, "edxml_missing_element"
     )
     assert "Bussiness/DocumentId" in text
-    # a replacement (3) is not supported: refused, not registered as a new document
+    # a replacement (3) naming no replaced document: refused, not registered as a new document
     replacement = business_message(wire, document, doc_type=3)
-    _refused(post(client, replacement), 422, "exchange_business_unsupported")
+    text = _refused(post(client, replacement), 400, "exchange_business_malformed")
+    assert "ReplacementInfoList" in text
     assert not BusinessRequest.objects.exists() and received(office).count() == 1
 
 

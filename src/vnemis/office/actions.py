@@ -700,6 +700,7 @@ def outgoing_draft_create(
     copies: int = 1,
     place: str = "",
     in_reply_to: Document | None = None,
+    replaces: Document | None = None,
     main: CheckedPdf | None = None,
     appendices: Sequence[CheckedPdf] = (),
     assignment=None,
@@ -708,6 +709,8 @@ def outgoing_draft_create(
 
     A reply names the incoming document it answers (``in_reply_to``, of the same
     organisation); ``assignment`` is the handling assignment it is drafted under (workflow).
+    A replacement (văn bản thay thế) names the issued outgoing document it replaces
+    (``replaces``): once issued and sent, its receivers mark that one replaced.
     """
     member = _member(actor)
     if organisation is None:
@@ -740,6 +743,8 @@ def outgoing_draft_create(
             "Văn bản trả lời phải gắn với một văn bản đến của chính cơ quan.",
             "A reply must answer an incoming document of the same organisation.",
         )
+    if replaces is not None:
+        _replaced_check(replaces, organisation.pk, direction)
     office = OfficeOrganisation.objects.filter(organisation=organisation).first()
     with transaction.atomic():
         document = Document.objects.create(
@@ -762,6 +767,7 @@ def outgoing_draft_create(
             place=clean_text(place)[:100] or (office.place if office else ""),
             drafting_unit=drafting_unit,
             in_reply_to=in_reply_to,
+            replaces=replaces,
             channel=Document.Channel.INTERNAL
             if direction == Document.Direction.INTERNAL
             else Document.Channel.ELECTRONIC,
@@ -774,13 +780,23 @@ def outgoing_draft_create(
                 note=_("Dự thảo lần đầu"),
             )  # fmt: skip
         search_index_refresh(document)
+        detail = {"in_reply_to": in_reply_to.pk} if in_reply_to is not None else {}
+        if replaces is not None:
+            detail["replaces"] = replaces.pk
         step_record(
             document=document,
             kind=Kind.REPLY_DRAFTED if in_reply_to is not None else Kind.CREATED,
             actor=actor,
             assignment=assignment,
-            detail={"in_reply_to": in_reply_to.pk} if in_reply_to is not None else {},
+            detail=detail,
         )
+        if replaces is not None:
+            step_record(
+                document=replaces,
+                kind=Kind.REPLACEMENT_DRAFTED,
+                actor=actor,
+                detail={"replacement": document.pk},
+            )
         if in_reply_to is not None:
             step_record(
                 document=in_reply_to,
@@ -790,6 +806,38 @@ def outgoing_draft_create(
                 detail={"reply": document.pk},
             )
     return document
+
+
+def _replaced_check(
+    replaced: Document, organisation_id: int, direction: str, replacement_pk: int | None = None
+) -> None:
+    """A replacement replaces an issued outgoing document of its own organisation, one not
+    replaced by another issued document already."""
+    if (
+        direction != Document.Direction.OUTGOING
+        or replaced.organisation_id != organisation_id
+        or replaced.direction != Document.Direction.OUTGOING
+        or replaced.status != Document.Status.ISSUED
+    ):
+        raise OfficeError(
+            "bad_replaces",
+            "Văn bản thay thế phải là văn bản đi, thay thế một văn bản đi đã phát hành của chính"
+            " cơ quan.",
+            "A replacement is an outgoing document replacing an issued outgoing document of the"
+            " same organisation.",
+        )
+    done = (
+        replaced.replaced_by.filter(status=Document.Status.ISSUED)
+        .exclude(pk=replacement_pk)
+        .first()
+    )
+    if done is not None:
+        raise OfficeError(
+            "already_replaced",
+            f"Văn bản {replaced.number_notation} đã được thay thế bởi văn bản"
+            f" {done.number_notation}.",
+            f"Document {replaced.number_notation} was already replaced by {done.number_notation}.",
+        )
 
 
 def _editor_ensure(actor, document: Document) -> None:
@@ -933,6 +981,20 @@ def document_version_add(
     return version
 
 
+def _replacement_issued(actor, document: Document) -> None:
+    """The replaced document's log: replaced by this one (refused if another replacement of it
+    was issued meanwhile)."""
+    replaced = document_lock(document.replaces)
+    _replaced_check(replaced, document.organisation_id, document.direction, document.pk)
+    step_record(
+        document=replaced,
+        kind=Kind.REPLACED,
+        actor=actor,
+        comment=f"Thay thế bởi văn bản {document.number_notation}",
+        detail={"replacement": document.pk},
+    )
+
+
 def outgoing_issue(*, actor, document: Document, issued_on: date | None = None) -> Document:
     """Number an approved document in the outgoing register and issue it: the next number of the
     year, its notation (QĐ-BGDĐT; a letter BGDĐT-VP), its date. Clerks only."""
@@ -983,6 +1045,8 @@ def outgoing_issue(*, actor, document: Document, issued_on: date | None = None) 
                 actor=actor,
                 detail={"number": number, "notation": notation, "year": issued_on.year},
             )
+            if document.replaces_id is not None:
+                _replacement_issued(actor, document)
     except RegisterDateError as exc:
         raise OfficeError(
             "issued_before_last",

@@ -15,7 +15,9 @@ verify the signature against the partner's trusted CA (and certificate fingerpri
 DocumentId already received with other content, check the PDFs, then register the incoming
 document (channel electronic) with its files and the ``InboxMessage`` in one transaction. The
 answer is a signed status message: 03 with the arrival number, or 02 saying why (both
-languages), nothing registered.
+languages), nothing registered. Recalls and updates (BussinessDocType 1, 2) go to
+``exchange_business``; a replacement (3) is registered here like a new document and marks the
+document it replaces (``exchange_replace``).
 
 Status reports: when a received document is assigned (04), in progress (05) or completed (06),
 ``step_recorded`` (called for every new workflow step) queues a signed status message to the
@@ -263,9 +265,14 @@ def message_for(document: Document, partners) -> Message:
         Attachment.new(name=f.name, content_type=f.content_type, data=bytes(f.blob.data))
         for f in sorted(files, key=lambda f: (not f.is_main, f.position))
     ]
+    from .exchange_replace import replacement_business
+
     return Message(
         header=header,
-        trace=TraceHeaderList([TraceHeader(sender.organ_id, timezone.now())]),
+        trace=TraceHeaderList(
+            [TraceHeader(sender.organ_id, timezone.now())],
+            replacement_business(document, header),
+        ),
         attachments=attachments,
     )
 
@@ -752,7 +759,9 @@ def _response_for(message: Message) -> ResponseFor:
     return ResponseFor(h.from_organ.organ_id, str(h.code), h.promulgation.date, h.document_id)
 
 
-def _registered_answer(inbox: InboxMessage, response_for, us, org_id, *, again: bool) -> Answer:
+def _registered_answer(
+    inbox: InboxMessage, response_for, us, org_id, *, again: bool, note=("", "")
+) -> Answer:
     document = inbox.document
     number = f"{document.register_number:02d}/{document.register.year}"
     if again:
@@ -761,6 +770,8 @@ def _registered_answer(inbox: InboxMessage, response_for, us, org_id, *, again: 
     else:
         vi = f"Văn thư đã tiếp nhận và vào sổ văn bản đến số {number}."
         en = f"Received and registered as incoming number {number}."
+    if note[0]:
+        vi, en = f"{vi} {note[0]}", f"{en} {note[1]}"
     body = _status_bytes(
         response_for=response_for, us=us, organisation_id=org_id, code="03", vi=vi, en=en
     )
@@ -836,13 +847,22 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
         signer = _verify(data, partner, max_bytes=max_message_bytes())
     except EdxmlError as exc:
         return refuse(SIGNATURE_HTTP.get(exc.code, 400), exc)
-    if message.trace.business.doc_type != 0:  # recall, update, replace: exchange_business
+    doc_type = message.trace.business.doc_type
+    if doc_type not in (0, 3):  # recall, update: exchange_business
         from .exchange_business import business_receive
 
         return business_receive(
             message=message, data=data, office=office, partner=partner,
             response_for=response_for, us=us,
         )  # fmt: skip
+    replaced, outcome = [], None
+    if doc_type == 3:  # a replacement is a new document that also replaces: exchange_replace
+        from .exchange_replace import replaced_ids
+
+        try:
+            replaced = replaced_ids(message, partner, office.organ_id)
+        except OfficeError as exc:
+            return refuse(403 if exc.code == "exchange_business_not_sender" else 400, exc)
     digest = hashlib.sha256(data).hexdigest()
     # A message received before is found by the unique DocumentId when it is registered again
     # (below): looking first would cost every new message a query.
@@ -855,7 +875,7 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
         inbox = None
 
         def inbox_record(document: Document) -> None:
-            nonlocal inbox
+            nonlocal inbox, outcome
             inbox = InboxMessage.objects.create(
                 organisation_id=org_id,
                 partner=partner,
@@ -864,6 +884,10 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
                 sha256=digest,
                 signer_fingerprint=signer.fingerprint_sha256,
             )
+            if replaced:
+                from .exchange_replace import replacement_apply
+
+                outcome = replacement_apply(document, replaced, partner)
             texts_enqueue(f.sha256 for f in files if f.text_status == "pending")
 
         with reports_known(reports):
@@ -904,7 +928,8 @@ def _receive_for(message, data, office, response_for, sender_id) -> Answer:
             raise
         return _seen_answer(seen, digest, message, response_for, us, org_id)
     logger.info("exchange: document registered from partner %s", partner.pk)
-    return _registered_answer(inbox, response_for, us, org_id, again=False)
+    note = outcome.note() if outcome is not None else ("", "")
+    return _registered_answer(inbox, response_for, us, org_id, again=False, note=note)
 
 
 def _seen_answer(seen, digest, message, response_for, us, org_id) -> Answer:

@@ -410,7 +410,7 @@ def business_receive(*, message, data, office, partner, response_for, us) -> exc
     raises for bad input."""
     inbound = _Inbound(message, data, office, partner, response_for, us)
     b = message.trace.business
-    if b.doc_type not in (1, 2):
+    if b.doc_type not in (1, 2):  # 3 (replacement) is a new document: exchange_replace
         vi, en = BUSINESS_DOC_TYPES.get(b.doc_type, ("?", "?"))
         return inbound.refuse(
             422,

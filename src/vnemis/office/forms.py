@@ -420,6 +420,16 @@ class SubmitForm(forms.Form):
         return self._leaders[self.cleaned_data["leader"]]
 
 
+class SubmissionForwardForm(SubmitForm):
+    """The deciding leader hands the submission to another leader (not themself)."""
+
+    def __init__(self, *args, leaders=(), me=None, **kwargs):
+        others = [m for m in leaders if me is None or m.user_id != me.pk]
+        super().__init__(*args, leaders=others, **kwargs)
+        self.fields["leader"].label = _("Chuyển cho lãnh đạo")
+        self.fields["note"].label = _("Ghi chú khi chuyển")
+
+
 class ReturnForm(forms.Form):
     comment = forms.CharField(
         label=_("Ý kiến khi trả lại"),

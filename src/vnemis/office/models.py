@@ -171,7 +171,7 @@ class Confidentiality(models.IntegerChoices):
 
 OUTGOING_STATUSES = ("draft", "submitted", "returned", "approved", "issued")
 INCOMING_STATUSES = (
-    "registered", "assigned", "in_progress", "completed", "sent_back", "recalled",
+    "registered", "assigned", "in_progress", "completed", "sent_back", "recalled", "replaced",
 )  # fmt: skip
 # incoming documents still being handled: assignable, files can be added
 HANDLING_STATUSES = ("registered", "assigned", "in_progress")
@@ -198,6 +198,8 @@ class Document(models.Model):
         SENT_BACK = "sent_back", _("Đã trả lại nơi gửi")  # edXML status 02 to the sender
         # the sender recalled it; kept in the register (context: a credential is "revoked")
         RECALLED = "recalled", pgettext_lazy("document", "Đã thu hồi")
+        # the sender issued a document replacing it (edXML BussinessDocType 3)
+        REPLACED = "replaced", _("Đã bị thay thế")
 
     OUTGOING_STATUSES = OUTGOING_STATUSES
     INCOMING_STATUSES = INCOMING_STATUSES
@@ -250,6 +252,11 @@ class Document(models.Model):
     in_reply_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
     )
+    # A replacement (văn bản thay thế) names the document it replaces: for an outgoing one, our
+    # issued document; for an incoming one, the earlier document of the same sender.
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
 
     # The register entry: arrival number (incoming) or the document's number (outgoing).
     register = models.ForeignKey(
@@ -273,6 +280,7 @@ class Document(models.Model):
             models.Index(fields=["organisation", "direction", "status"]),
             models.Index(fields=["organisation", "register", "register_number"]),
             models.Index(fields=["in_reply_to"]),
+            models.Index(fields=["replaces"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -518,15 +526,19 @@ class Assignment(models.Model):
 class Submission(models.Model):
     """An outgoing draft's version put to a leader for approval.
 
-    Pending → returned (with the leader's comment) by ``workflow.submission_return``, or →
-    approved only by ``workflow.approve_by_signing``, which stores the signed PDF as a new
-    version: the check constraint makes an approval without a signed version impossible.
+    Pending → returned (with the leader's comment) by ``workflow.submission_return``, →
+    forwarded to another leader (a new pending submission of the same version) by
+    ``workflow.submission_forward``, or → approved only by ``workflow.approve_by_signing``,
+    which stores the signed PDF as a new version: the check constraint makes an approval
+    without a signed version impossible.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Chờ duyệt")
         APPROVED = "approved", _("Đã ký duyệt")
         RETURNED = "returned", _("Trả lại")
+        # handed to another leader, who decides a new submission of the same version
+        FORWARDED = "forwarded", _("Chuyển lãnh đạo khác")
 
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="submissions")
     version = models.ForeignKey(DocumentVersion, on_delete=models.PROTECT, related_name="+")
@@ -585,6 +597,7 @@ class WorkflowStep(models.Model):
         REPLY_DRAFTED = "reply", _("Soạn văn bản trả lời")
         SUBMITTED = "submitted", _("Trình duyệt")
         RETURNED = "returned", _("Trả lại")
+        SUBMISSION_FORWARDED = "submit_fwd", _("Chuyển lãnh đạo khác duyệt")
         APPROVED = "approved", _("Ký duyệt")
         ISSUED = "issued", _("Cấp số, phát hành")
         COMPLETED = "completed", _("Hoàn thành xử lý")
@@ -594,6 +607,9 @@ class WorkflowStep(models.Model):
         RECALL_REQUESTED = "recall_req", _("Đề nghị thu hồi")
         RECALLED = "recalled", _("Thu hồi văn bản")
         RECALL_REFUSED = "recall_no", _("Từ chối đề nghị thu hồi")
+        # replacement (thay thế): drafted for an issued document; the replaced one's step
+        REPLACEMENT_DRAFTED = "replacing", _("Soạn văn bản thay thế")
+        REPLACED = "replaced", _("Bị thay thế")
 
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="steps")
     kind = models.CharField(max_length=12, choices=Kind.choices)

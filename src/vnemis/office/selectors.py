@@ -142,6 +142,7 @@ def document_get(*, viewer, pk: int) -> Document | None:
             "issuer",
             "drafting_unit",
             "in_reply_to",
+            "replaces",
             "register",
             "created_by",
         )
@@ -195,6 +196,7 @@ class DocumentView:
     submissions: list[Submission]
     steps: list[WorkflowStep]
     replies: list[Document]
+    replaced_by: list[Document]  # replacements (văn bản thay thế) the viewer may see
     owned: bool
     member: OfficeMember | None
     my_assignments: list[Assignment] = field(default_factory=list)
@@ -236,6 +238,7 @@ def document_view(*, viewer, document: Document) -> DocumentView:
         ),
         steps=(list(document.steps.select_related("actor").order_by("id")[:1000]) if owned else []),
         replies=list(documents_visible(viewer).filter(in_reply_to=document).order_by("id")[:50]),
+        replaced_by=list(documents_visible(viewer).filter(replaces=document).order_by("id")[:20]),
         owned=owned,
         member=member,
         my_assignments=mine,
@@ -477,6 +480,7 @@ class DocumentPermissions:
     submit: bool = False
     issue: bool = False
     send_back: bool = False
+    replace: bool = False  # draft a replacement of this issued document
     decide: Submission | None = None  # the pending submission this viewer decides
 
 
@@ -502,5 +506,9 @@ def document_permissions(*, viewer, view: DocumentView) -> DocumentPermissions:
         and (editable or (handling and (leader or clerk or bool(view.my_assignments)))),
         submit=editable and has_main,
         issue=clerk and doc.status == "approved",
+        replace=member is not None
+        and doc.direction == "outgoing"
+        and doc.status == "issued"
+        and not any(r.status == "issued" for r in view.replaced_by),
         decide=pending if pending is not None and pending.leader_id == viewer.pk else None,
     )

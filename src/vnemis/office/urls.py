@@ -70,6 +70,11 @@ urlpatterns = [
         name="credential_deactivate",
     ),
     path("submissions/<int:pk>/sign/", views_signing.submission_sign, name="submission_sign"),
+    path(
+        "submissions/<int:pk>/forward/",
+        views_workflow.submission_forward,
+        name="submission_forward",
+    ),
     path("documents/<int:pk>/seal/", views_signing.document_seal, name="document_seal"),
     path("edxml/inbox/", views_exchange.inbox, name="edxml_inbox"),
     path("edxml/status/", views_exchange.status, name="edxml_status"),

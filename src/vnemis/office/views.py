@@ -33,6 +33,7 @@ from .forms import (
     OpinionRequestForm,
     ReturnForm,
     SendBackForm,
+    SubmissionForwardForm,
     SubmitForm,
     TextForm,
     UploadForm,
@@ -138,6 +139,9 @@ def detail_render(request, document: Document, *, status: int = 200, bound=None,
         "upload": UploadForm(auto_id=auto_id("upload")),
         "submit": SubmitForm(leaders=leaders, auto_id=auto_id("submit")),
         "return": ReturnForm(auto_id=auto_id("return")),
+        "submission_forward": SubmissionForwardForm(
+            leaders=leaders, me=request.user, auto_id=auto_id("submission_forward")
+        ),
         "send_back": SendBackForm(auto_id=auto_id("send_back")),
         "approve": ApproveForm(auto_id=auto_id("approve")),
         "issue": IssueForm(auto_id=auto_id("issue")),
@@ -232,14 +236,46 @@ def _draft_values(data: dict) -> dict:
     return {n: data[n] for n in names}
 
 
+def recipients_text(document: Document) -> str:
+    """The document's recipients as the draft form's field writes them, one a line."""
+    return "\n".join(
+        r.organisation.code
+        if r.organisation_id
+        else (f"{r.name} | {r.organ_id}" if r.organ_id else r.name)
+        for r in document.recipients.select_related("organisation")
+    )
+
+
+def _replaced_get(request, member) -> Document | None:
+    """The issued outgoing document of the member's organisation that ``?replaces`` names."""
+    pk = _int(request.GET.get("replaces") or request.POST.get("replaces"))
+    if not pk:
+        return None
+    replaced = (
+        Document.objects.select_related("doc_type")
+        .filter(
+            pk=pk,
+            organisation_id=member.organisation_id,
+            direction=Document.Direction.OUTGOING,
+            status=Document.Status.ISSUED,
+        )
+        .first()
+    )
+    if replaced is None:
+        raise Http404(_("Không tìm thấy văn bản đi đã phát hành cần thay thế."))
+    return replaced
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def outgoing_new(request):
-    """A member drafts an outgoing or internal document; ``?reply_to=<assignment>`` drafts the
-    reply to the incoming document of that assignment."""
+    """A member drafts an outgoing or internal document; ``?assignment=<pk>`` drafts the reply
+    to the incoming document of that assignment, ``?replaces=<pk>`` a replacement of an issued
+    outgoing document (its details copied)."""
     member = selectors.member_ensure(request.user)
     if member is None:
         raise Http404(_("Tài khoản vận hành không thuộc cơ quan nào."))
+    replaces = _replaced_get(request, member)
     assignment = None
     reply_to = _int(request.GET.get("assignment") or request.POST.get("assignment"))
     if reply_to:
@@ -252,13 +288,17 @@ def outgoing_new(request):
         )
         if assignment is None:
             raise Http404(_("Không tìm thấy việc được giao này."))
+    initial = None
+    if assignment is not None:
+        initial = {"subject": _("V/v trả lời ") + assignment.document.number_notation}
+    elif replaces is not None:
+        initial = _draft_values({n: getattr(replaces, n) for n in actions.DRAFT_FIELDS})
+        initial["recipients"] = recipients_text(replaces)
     form = DraftForm(
         request.POST or None,
         request.FILES or None,
         units=selectors.units_of(member.organisation_id),
-        initial={"subject": _("V/v trả lời ") + assignment.document.number_notation}
-        if assignment
-        else None,
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -275,7 +315,9 @@ def outgoing_new(request):
 
                 document = reply_draft_create(actor=request.user, assignment=assignment, **values)
             else:
-                document = actions.outgoing_draft_create(actor=request.user, **values)
+                document = actions.outgoing_draft_create(
+                    actor=request.user, replaces=replaces, **values
+                )
         except OfficeError as exc:
             office_error_to_form(form, exc)
         else:
@@ -284,7 +326,7 @@ def outgoing_new(request):
     return render(
         request,
         "office/document_form.html",
-        {"form": form, "mode": "outgoing", "assignment": assignment},
+        {"form": form, "mode": "outgoing", "assignment": assignment, "replaces": replaces},
         status=400 if form.errors else 200,
     )
 
@@ -301,14 +343,8 @@ def document_edit(request, pk: int):
             _("Chỉ người soạn thảo hoặc lãnh đạo sửa được dự thảo, khi chưa trình hoặc bị trả lại.")
         )
     units = selectors.units_of(document.organisation_id)
-    recipients = "\n".join(
-        r.organisation.code
-        if r.organisation_id
-        else (f"{r.name} | {r.organ_id}" if r.organ_id else r.name)
-        for r in document.recipients.select_related("organisation")
-    )
     initial = _draft_values({n: getattr(document, n) for n in actions.DRAFT_FIELDS})
-    initial["recipients"] = recipients
+    initial["recipients"] = recipients_text(document)
     form = DraftForm(request.POST or None, units=units, editing=True, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

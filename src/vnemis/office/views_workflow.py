@@ -25,6 +25,7 @@ from .forms import (
     OpinionRequestForm,
     ReturnForm,
     SendBackForm,
+    SubmissionForwardForm,
     SubmitForm,
     TextForm,
     office_error_to_form,
@@ -305,6 +306,32 @@ def submission_return(request, pk: int):
         refused=_("Chưa trả lại được."),
         run=lambda data: workflow.submission_return(
             actor=request.user, submission=submission, comment=form.cleaned_data["comment"]
+        ),
+    )
+
+
+@login_required
+@require_POST
+def submission_forward(request, pk: int):
+    """The deciding leader hands the submission to another leader."""
+    submission = _submission(request, pk)
+    document = submission.document
+    members, _units = _people(document)
+    form = SubmissionForwardForm(
+        request.POST,
+        leaders=[m for m in members if m.is_leader],
+        me=request.user,
+        auto_id=auto_id("submission_forward"),
+    )
+    return _form_step(
+        request,
+        document,
+        form,
+        key="submission_forward",
+        done=_("Đã chuyển dự thảo cho lãnh đạo khác duyệt."),
+        refused=_("Chưa chuyển được."),
+        run=lambda data: workflow.submission_forward(
+            actor=request.user, submission=submission, leader=data["leader"], note=data["note"]
         ),
     )
 

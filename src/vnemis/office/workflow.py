@@ -597,6 +597,47 @@ def submission_return(*, actor, submission: Submission, comment: str) -> Submiss
     return submission
 
 
+def submission_forward(*, actor, submission: Submission, leader, note: str = "") -> Submission:
+    """The leader the draft was submitted to hands it to another leader of the organisation
+    (to the one competent to sign, or while away): this submission becomes ``forwarded`` and a
+    new pending one, of the same version, waits for ``leader``."""
+    note = _text(note, required=False, field="note", what_vi="ghi chú", what_en="note")
+    with transaction.atomic():
+        submission, document = _decision_lock(actor, submission)
+        if (
+            leader is None
+            or leader.pk == actor.pk
+            or not OfficeMember.objects.filter(
+                user=leader, organisation_id=document.organisation_id, is_leader=True
+            ).exists()
+        ):
+            raise OfficeError(
+                "not_another_leader",
+                "Chỉ chuyển được cho một lãnh đạo khác của cơ quan.",
+                "A submission can only be handed to another leader of the organisation.",
+                field="leader",
+            )
+        submission.status = Submission.Status.FORWARDED
+        submission.comment, submission.decided_at = note, timezone.now()
+        submission.save(update_fields=["status", "comment", "decided_at"])
+        handed = Submission.objects.create(
+            document=document,
+            version=submission.version,
+            submitted_by=actor,
+            leader=leader,
+            note=note,
+        )
+        step_record(
+            document=document,
+            kind=Kind.SUBMISSION_FORWARDED,
+            actor=actor,
+            submission=handed,
+            comment=note,
+            detail={"from": submission.pk, "leader": leader.pk, "version": handed.version.number},
+        )
+    return handed
+
+
 def approve_by_signing(
     *,
     actor,
