@@ -513,6 +513,15 @@ def incoming_send_back(*, actor, document: Document, reason: str) -> WorkflowSte
 # -- outgoing: submission and approval ---------------------------------------------------------
 
 
+def _is_leader_of(user, organisation_id: int) -> bool:
+    return (
+        user is not None
+        and OfficeMember.objects.filter(
+            user=user, organisation_id=organisation_id, is_leader=True
+        ).exists()
+    )
+
+
 def submission_create(*, actor, document: Document, leader, note: str = "") -> Submission:
     """The drafter puts the current version of a draft to a leader for approval."""
     note = _text(note, required=False, field="note", what_vi="ghi chú", what_en="note")
@@ -523,12 +532,7 @@ def submission_create(*, actor, document: Document, leader, note: str = "") -> S
         _editor_ensure(actor, document)
         if actor is None:
             raise PermissionDenied(_("Trình duyệt phải do một người dùng thực hiện."))
-        if (
-            leader is None
-            or not OfficeMember.objects.filter(
-                user=leader, organisation_id=document.organisation_id, is_leader=True
-            ).exists()
-        ):
+        if not _is_leader_of(leader, document.organisation_id):
             raise OfficeError(
                 "not_a_leader",
                 "Người được trình phải là lãnh đạo của cơ quan.",
@@ -604,13 +608,7 @@ def submission_forward(*, actor, submission: Submission, leader, note: str = "")
     note = _text(note, required=False, field="note", what_vi="ghi chú", what_en="note")
     with transaction.atomic():
         submission, document = _decision_lock(actor, submission)
-        if (
-            leader is None
-            or leader.pk == actor.pk
-            or not OfficeMember.objects.filter(
-                user=leader, organisation_id=document.organisation_id, is_leader=True
-            ).exists()
-        ):
+        if not _is_leader_of(leader, document.organisation_id) or leader.pk == actor.pk:
             raise OfficeError(
                 "not_another_leader",
                 "Chỉ chuyển được cho một lãnh đạo khác của cơ quan.",
