@@ -182,6 +182,7 @@ def test_a_replacement_of_another_issuers_document_is_refused(wire, client):
     [
         ([], None, "ReplacementInfoList"),  # names nothing
         ([ReplacementInfo("không phải mã văn bản")], None, "không có dạng"),
+        ([ReplacementInfo("000.00.00.G09,2026/02/30,05/BGDĐT-GDTH")], None, "does not exist"),
         ([ReplacementInfo("SELF")], None, "itself"),
         (
             [ReplacementInfo(f"000.00.00.G09,2026/01/05,{n}/BGDĐT") for n in range(1, 22)],
@@ -194,7 +195,7 @@ def test_a_replacement_of_another_issuers_document_is_refused(wire, client):
             "neither",
         ),
     ],
-    ids=["empty", "malformed-id", "itself", "too-many", "business-id-elsewhere"],
+    ids=["empty", "malformed-id", "no-such-day", "itself", "too-many", "business-id-elsewhere"],
 )
 def test_malformed_replacements_are_400_and_register_nothing(
     wire, client, replacements, business_id, says

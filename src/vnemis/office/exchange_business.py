@@ -361,34 +361,46 @@ def _malformed(vi: str, en: str) -> OfficeError:
     )
 
 
-def _business_check(message: Message, partner) -> OfficeError | None:
-    """Why the Bussiness block cannot be acted on (None: it can). The 403 (not the sender's
-    document) comes before the 400s, so a hostile partner learns nothing about our documents."""
-    b = message.trace.business
-    target = b.document_id.strip()
+def document_id_check(
+    target: str, partner, *, verb_vi: str = "thu hồi hoặc cập nhật",
+    verb_en: str = "recall or update", label_vi: str = "DocumentId", label_en: str = "DocumentId",
+) -> OfficeError | None:  # fmt: skip
+    """Why ``target`` cannot name a document ``partner`` issued (None: it can): the form
+    ``{OrganId},{yyyy/MM/dd},{number}/{notation}``, a real date, the partner's OrganId."""
     found = DOCUMENT_ID.fullmatch(target)
     if found is None:
         return _malformed(
-            f"DocumentId “{target[:80]}” không có dạng {{OrganId}},{{yyyy/MM/dd}},{{số}}/{{ký"
+            f"{label_vi} “{target[:80]}” không có dạng {{OrganId}},{{yyyy/MM/dd}},{{số}}/{{ký"
             " hiệu}}.",
-            f"DocumentId '{target[:80]}' is not of the form {{OrganId}},{{yyyy/MM/dd}},"
+            f"{label_en} '{target[:80]}' is not of the form {{OrganId}},{{yyyy/MM/dd}},"
             "{number}/{notation}.",
         )
     try:
         datetime.strptime(found.group(2), DATE_FORMAT)  # noqa: DTZ007 - a date, no time
     except ValueError:
         return _malformed(
-            f"ngày “{found.group(2)}” trong DocumentId không có thật.",
-            f"the date '{found.group(2)}' in DocumentId does not exist.",
+            f"ngày “{found.group(2)}” trong {label_vi} không có thật.",
+            f"the date '{found.group(2)}' in {label_en} does not exist.",
         )
     if found.group(1) != partner.organ_id:
         return OfficeError(
             "exchange_business_not_sender",
-            f"Chỉ cơ quan ban hành được thu hồi hoặc cập nhật văn bản {target[:120]};"
+            f"Chỉ cơ quan ban hành được {verb_vi} văn bản {target[:120]};"
             f" {partner.name} không phải cơ quan ban hành văn bản này.",
-            f"Only the issuing agency may recall or update document {target[:120]};"
+            f"Only the issuing agency may {verb_en} document {target[:120]};"
             f" {partner.name} did not issue it.",
         )
+    return None
+
+
+def _business_check(message: Message, partner) -> OfficeError | None:
+    """Why the Bussiness block cannot be acted on (None: it can). The 403 (not the sender's
+    document) comes before the 400s, so a hostile partner learns nothing about our documents."""
+    b = message.trace.business
+    target = b.document_id.strip()
+    problem = document_id_check(target, partner)
+    if problem is not None:
+        return problem
     if target != message.header.document_id:
         return _malformed(
             f"DocumentId {target[:120]} không phải văn bản trong MessageHeader"

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from .actions import document_lock, step_record
-from .actions_errors import OfficeError
 from .edxml import Business, MessageHeader, ReplacementInfo, document_id_format
-from .exchange_business import DOCUMENT_ID, MAX_REASON, _malformed
+from .exchange_business import MAX_REASON, _malformed, document_id_check
 from .models import HANDLING_STATUSES, Assignment, Document, WorkflowStep
 from .models_exchange import InboxMessage, OutboxMessage
 
@@ -110,27 +109,17 @@ def replaced_ids(message, partner, organ_id: str) -> list[str]:
     ours = []
     for entry in entries:
         replaced = entry.document_id.strip()
-        found = DOCUMENT_ID.fullmatch(replaced)
-        if found is None:
-            raise _malformed(
-                f"văn bản bị thay thế “{replaced[:80]}” không có dạng {{OrganId}},{{yyyy/MM/dd}},"
-                "{số}/{ký hiệu}.",
-                f"the replaced document '{replaced[:80]}' is not of the form {{OrganId}},"
-                "{yyyy/MM/dd},{number}/{notation}.",
-            )
         if replaced == own:
             raise _malformed(
                 f"văn bản {own[:120]} không thể thay thế chính nó.",
                 f"document {own[:120]} cannot replace itself.",
             )
-        if found.group(1) != partner.organ_id:
-            raise OfficeError(
-                "exchange_business_not_sender",
-                f"Chỉ cơ quan ban hành được thay thế văn bản {replaced[:120]}; {partner.name} không"
-                " phải cơ quan ban hành văn bản này.",
-                f"Only the issuing agency may replace document {replaced[:120]}; {partner.name}"
-                " did not issue it.",
-            )
+        problem = document_id_check(
+            replaced, partner, verb_vi="thay thế", verb_en="replace",
+            label_vi="văn bản bị thay thế", label_en="the replaced document",
+        )  # fmt: skip
+        if problem is not None:
+            raise problem
         if not entry.organ_ids or organ_id in entry.organ_ids:
             ours.append(replaced)
     return list(dict.fromkeys(ours))
